@@ -1,1 +1,13 @@
+//! What the rollout-lambdas functions share: cold-start setup (logging, AWS config), typed
+//! environment configuration, the mapping of errors to Lambda diagnostics, and the rollout-event
+//! schema that validate-traffic and shift-traffic publish and notify-slack renders.
 
+pub mod config;
+pub mod diagnostic;
+pub mod event;
+pub mod publish;
+pub mod startup;
+
+pub use config::{ConfigError, Env};
+pub use diagnostic::{ErrorKind, diagnostic, sdk_error_summary};
+pub use event::{Outcome, RolloutDetail, RolloutEvent, ShiftDetail, ValidationDetail};

@@ -1,1 +1,40 @@
+//! The local AWS bench: everything the integration tests and the demo need to run the real
+//! function binaries the way Lambda does, with no AWS account and no Docker.
+//!
+//! - [`moto::Moto`]: moto in server mode on a free 127.0.0.1 port (the AWS emulator).
+//! - [`front::AwsFront`]: the endpoint the functions see. It forwards every call to moto, answers
+//!   the CodeDeploy operations moto lacks (`PutLifecycleEventHookExecutionStatus`), counts calls
+//!   and injects faults per operation, each in the real wire protocol of its service.
+//! - [`slack::SlackFake`]: a Slack incoming webhook with Slack's answers and error bodies.
+//! - [`runtime::LambdaFn`]: a Lambda Runtime API server that runs a compiled `bootstrap` binary
+//!   exactly as Lambda does (environment, deadline header, error reporting).
+//!
+//! Each bench owns its processes; they stop when it is dropped, so tests run in parallel.
 
+pub mod bench;
+pub mod front;
+pub mod moto;
+pub mod runtime;
+pub mod slack;
+
+pub use bench::{Bench, event, events_in, workspace_root};
+pub use front::{AwsCall, AwsFront, Fault, HookReport};
+pub use runtime::{Invocation, InvokeOutcome, LambdaFn};
+pub use slack::{SlackFake, SlackPost, SlackReply};
+
+/// Binds a listener on a free 127.0.0.1 port.
+pub async fn bind_local() -> tokio::net::TcpListener {
+    tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0")
+}
+
+/// Serves an axum router on a listener in the background; the task ends with the runtime.
+pub fn serve(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    })
+}

@@ -1,0 +1,157 @@
+//! The rollout event: what validate-traffic and shift-traffic publish to the notifications
+//! topic, and notify-slack renders. One JSON object per SNS message; `schema` tells it apart from
+//! CodeDeploy triggers and alarms arriving on the same topic.
+
+use serde::{Deserialize, Serialize};
+
+pub const SCHEMA: &str = "rollout-lambdas/rollout-event@1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RolloutEvent {
+    pub schema: String,
+    /// The function that produced it (`validate-traffic`, `shift-traffic`).
+    pub source: String,
+    /// Region code, when known (for console links).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    pub outcome: Outcome,
+    /// One line a person reads first.
+    pub summary: String,
+    /// Why it failed or rolled back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Seconds since the epoch.
+    pub time: u64,
+    #[serde(flatten)]
+    pub detail: RolloutDetail,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Succeeded,
+    InProgress,
+    Failed,
+    RolledBack,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum RolloutDetail {
+    Validation(ValidationDetail),
+    Shift(ShiftDetail),
+}
+
+/// The verdict of a lifecycle-hook validation and its evidence.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ValidationDetail {
+    pub deployment_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_group: Option<String>,
+    /// The reported hook status: `Succeeded` or `Failed`.
+    pub hook_status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub requests: u32,
+    #[serde(default)]
+    pub passed: u32,
+    #[serde(default)]
+    pub failed: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p50_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ms: Option<u64>,
+    /// The first few failures, already short.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
+}
+
+/// One step of a weighted traffic shift.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ShiftDetail {
+    /// The listener or listener-rule ARN whose forward action is shifted.
+    pub target_arn: String,
+    pub blue_target_group: String,
+    pub green_target_group: String,
+    /// The strategy as the user named it (`Canary10Percent5Minutes`, `custom`, …).
+    pub strategy: String,
+    pub step: u32,
+    pub total_steps: u32,
+    pub green_percent: f64,
+    /// `Started`, `Shifted`, `Completed`, `RolledBack`, `Drift`, …
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_wait_seconds: Option<u64>,
+}
+
+impl RolloutEvent {
+    pub fn new(source: &str, outcome: Outcome, summary: String, detail: RolloutDetail) -> Self {
+        Self {
+            schema: SCHEMA.to_string(),
+            source: source.to_string(),
+            region: std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()),
+            outcome,
+            summary,
+            reason: None,
+            time: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or_default(),
+            detail,
+        }
+    }
+
+    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    /// Parses a message that claims this schema; `None` for any other JSON or text.
+    pub fn parse(message: &str) -> Option<Self> {
+        let value: serde_json::Value = serde_json::from_str(message).ok()?;
+        if value.get("schema")?.as_str()? != SCHEMA {
+            return None;
+        }
+        serde_json::from_value(value).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_with_kind_tag() {
+        let event = RolloutEvent::new(
+            "shift-traffic",
+            Outcome::InProgress,
+            "10% to green".into(),
+            RolloutDetail::Shift(ShiftDetail {
+                target_arn: "arn:listener".into(),
+                strategy: "Canary10Percent5Minutes".into(),
+                step: 1,
+                total_steps: 2,
+                green_percent: 10.0,
+                status: "Shifted".into(),
+                ..Default::default()
+            }),
+        );
+        let json = serde_json::to_string(&event).unwrap();
+        assert!(json.contains(r#""kind":"shift""#), "{json}");
+        assert_eq!(RolloutEvent::parse(&json), Some(event));
+    }
+
+    #[test]
+    fn other_messages_are_not_rollout_events() {
+        assert_eq!(RolloutEvent::parse(r#"{"status":"SUCCEEDED"}"#), None);
+        assert_eq!(RolloutEvent::parse("plain text"), None);
+        assert_eq!(RolloutEvent::parse(r#"{"schema":"other"}"#), None);
+    }
+}

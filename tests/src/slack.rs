@@ -1,0 +1,242 @@
+//! A Slack incoming webhook: checks payloads as Slack does and answers with Slack's status codes
+//! and plain-text error strings.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Response};
+use serde_json::Value;
+
+pub const WEBHOOK_PATH: &str = "/services/T0ROLLOUT/B0ROLLOUT/cHJldGVuZHNlY3JldA";
+
+/// How the webhook answers the next post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlackReply {
+    /// 200 `ok`, after checking the payload as Slack does.
+    Ok,
+    /// 400 `invalid_payload`.
+    InvalidPayload,
+    /// 403 `action_prohibited`.
+    ActionProhibited,
+    /// 404 `channel_not_found`.
+    ChannelNotFound,
+    /// 404 `no_service` (the webhook was revoked).
+    NoService,
+    /// 410 `channel_is_archived`.
+    ChannelIsArchived,
+    /// 429 with `Retry-After: seconds` when given.
+    RateLimited { retry_after: Option<u64> },
+    /// 500 `rollup_error`.
+    RollupError,
+    /// Accept the connection, never answer.
+    Hang,
+    /// Close the connection without an answer.
+    Reset,
+}
+
+impl SlackReply {
+    fn status_and_body(&self) -> (u16, &'static str) {
+        match self {
+            SlackReply::Ok => (200, "ok"),
+            SlackReply::InvalidPayload => (400, "invalid_payload"),
+            SlackReply::ActionProhibited => (403, "action_prohibited"),
+            SlackReply::ChannelNotFound => (404, "channel_not_found"),
+            SlackReply::NoService => (404, "no_service"),
+            SlackReply::ChannelIsArchived => (410, "channel_is_archived"),
+            SlackReply::RateLimited { .. } => (429, "rate_limited"),
+            SlackReply::RollupError => (500, "rollup_error"),
+            SlackReply::Hang | SlackReply::Reset => (0, ""),
+        }
+    }
+}
+
+/// One post that reached the webhook, with what it was answered.
+#[derive(Debug, Clone)]
+pub struct SlackPost {
+    pub path: String,
+    pub body: String,
+    pub status: u16,
+    pub at: Instant,
+}
+
+impl SlackPost {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+    pub fn delivered(&self) -> bool {
+        self.status == 200
+    }
+}
+
+#[derive(Default)]
+struct State {
+    script: VecDeque<SlackReply>,
+    default: Option<SlackReply>,
+    posts: Vec<SlackPost>,
+}
+
+#[derive(Clone)]
+pub struct SlackFake {
+    state: Arc<Mutex<State>>,
+    pub port: u16,
+}
+
+impl SlackFake {
+    pub async fn start() -> SlackFake {
+        let listener = crate::bind_local().await;
+        let port = listener.local_addr().expect("local addr").port();
+        let fake = SlackFake {
+            state: Arc::default(),
+            port,
+        };
+        let handler_fake = fake.clone();
+        let router = axum::Router::new().fallback(
+            move |uri: axum::http::Uri, headers: HeaderMap, body: Bytes| {
+                let fake = handler_fake.clone();
+                async move { fake.handle(uri.path().to_string(), headers, body).await }
+            },
+        );
+        crate::serve(listener, router);
+        fake
+    }
+
+    /// The webhook URL, as it would be stored (KMS-encrypted) in the function's configuration.
+    pub fn webhook_url(&self) -> String {
+        format!("http://127.0.0.1:{}{WEBHOOK_PATH}", self.port)
+    }
+
+    /// Answers the next posts with these replies, in order; then the default.
+    pub fn script(&self, replies: impl IntoIterator<Item = SlackReply>) {
+        self.lock().script.extend(replies);
+    }
+
+    /// Answers every post that no script covers with this reply.
+    pub fn set_default(&self, reply: SlackReply) {
+        self.lock().default = Some(reply);
+    }
+
+    pub fn posts(&self) -> Vec<SlackPost> {
+        self.lock().posts.clone()
+    }
+
+    /// Payloads answered `ok`.
+    pub fn delivered(&self) -> Vec<Value> {
+        self.lock()
+            .posts
+            .iter()
+            .filter(|p| p.delivered())
+            .map(SlackPost::json)
+            .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn handle(&self, path: String, headers: HeaderMap, body: Bytes) -> Response<Body> {
+        let reply = {
+            let mut state = self.lock();
+            state
+                .script
+                .pop_front()
+                .or_else(|| state.default.clone())
+                .unwrap_or(SlackReply::Ok)
+        };
+        let text = String::from_utf8_lossy(&body).to_string();
+        let (mut status, mut answer) = reply.status_and_body();
+        if reply == SlackReply::Ok {
+            if let Err(code) = check_payload(&headers, &text) {
+                (status, answer) = (400, code);
+            }
+        }
+        self.lock().posts.push(SlackPost {
+            path: path.clone(),
+            body: text,
+            status,
+            at: Instant::now(),
+        });
+        match reply {
+            SlackReply::Hang => {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                answer_with(504, "", None)
+            }
+            // Dropping the connection mid-request: a panic in the handler makes hyper close it
+            // without writing a response.
+            SlackReply::Reset => std::panic::resume_unwind(Box::new("reset")),
+            SlackReply::RateLimited { retry_after } => answer_with(status, answer, retry_after),
+            _ if path != WEBHOOK_PATH && status == 200 => answer_with(404, "no_service", None),
+            _ => answer_with(status, answer, None),
+        }
+    }
+}
+
+/// What Slack rejects with 400: a body that is not JSON, a message with neither `text` nor
+/// `blocks`, and blocks over Block Kit's limits.
+fn check_payload(headers: &HeaderMap, body: &str) -> Result<(), &'static str> {
+    let is_json = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return Err("invalid_payload");
+    }
+    let payload: Value = serde_json::from_str(body).map_err(|_| "invalid_payload")?;
+    let text = payload.get("text").and_then(Value::as_str).unwrap_or("");
+    let blocks = payload.get("blocks").and_then(Value::as_array);
+    let attachments = payload.get("attachments").and_then(Value::as_array);
+    if text.trim().is_empty()
+        && blocks.is_none_or(Vec::is_empty)
+        && attachments.is_none_or(Vec::is_empty)
+    {
+        return Err("no_text");
+    }
+    let mut all_blocks: Vec<&Value> = blocks.map(|b| b.iter().collect()).unwrap_or_default();
+    for attachment in attachments.into_iter().flatten() {
+        if let Some(inner) = attachment.get("blocks").and_then(Value::as_array) {
+            all_blocks.extend(inner.iter());
+        }
+    }
+    if blocks.is_some_and(|b| b.len() > 50) {
+        return Err("invalid_blocks");
+    }
+    for block in all_blocks {
+        let kind = block.get("type").and_then(Value::as_str).unwrap_or("");
+        let block_text = block
+            .pointer("/text/text")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let limit = match kind {
+            "header" => 150,
+            "section" => 3000,
+            "context" | "divider" | "actions" | "image" | "rich_text" => usize::MAX,
+            _ => return Err("invalid_blocks"),
+        };
+        if block_text.chars().count() > limit {
+            return Err("invalid_blocks");
+        }
+        if let Some(fields) = block.get("fields").and_then(Value::as_array) {
+            if fields.len() > 10
+                || fields.iter().any(|f| {
+                    f.get("text")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| t.chars().count() > 2000)
+                })
+            {
+                return Err("invalid_blocks");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn answer_with(status: u16, body: &'static str, retry_after: Option<u64>) -> Response<Body> {
+    let mut reply = Response::builder()
+        .status(status)
+        .header("content-type", "text/html");
+    if let Some(seconds) = retry_after {
+        reply = reply.header("retry-after", seconds.to_string());
+    }
+    reply.body(Body::from(body)).unwrap_or_default()
+}
