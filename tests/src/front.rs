@@ -32,6 +32,14 @@ pub struct HookReport {
     pub status: String,
 }
 
+/// A message published to an SNS topic through the front.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnsPublish {
+    pub topic_arn: String,
+    pub subject: Option<String>,
+    pub message: String,
+}
+
 /// How to answer one operation instead of (or before) moto.
 #[derive(Debug, Clone)]
 pub struct Fault {
@@ -127,6 +135,7 @@ struct State {
     calls: Vec<AwsCall>,
     faults: Vec<Fault>,
     reports: Vec<HookReport>,
+    published: Vec<SnsPublish>,
     /// Hook executions that already took a status.
     completed: HashMap<(String, String), String>,
 }
@@ -195,6 +204,11 @@ impl AwsFront {
         self.lock().reports.clone()
     }
 
+    /// Messages published to SNS that moto accepted, in order.
+    pub fn sns_messages(&self) -> Vec<SnsPublish> {
+        self.lock().published.clone()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -239,8 +253,16 @@ impl AwsFront {
         if target.as_deref() == Some("CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus") {
             return self.put_hook_status(&parts.headers, &body).await;
         }
-        self.forward(parts.method, &parts.uri, &parts.headers, body)
-            .await
+        let publish = (service == "sns" && operation == "Publish")
+            .then(|| sns_publish(&body))
+            .flatten();
+        let reply = self
+            .forward(parts.method, &parts.uri, &parts.headers, body)
+            .await;
+        if let Some(publish) = publish.filter(|_| reply.status().is_success()) {
+            self.lock().published.push(publish);
+        }
+        reply
     }
 
     async fn forward(
@@ -392,6 +414,47 @@ fn signing_service(headers: &HeaderMap) -> Option<String> {
     let credential = auth.split("Credential=").nth(1)?;
     let scope = credential.split(',').next()?;
     scope.split('/').nth(3).map(str::to_string)
+}
+
+fn sns_publish(body: &Bytes) -> Option<SnsPublish> {
+    let form: HashMap<String, String> = form_urlencoded(body);
+    Some(SnsPublish {
+        topic_arn: form.get("TopicArn")?.clone(),
+        subject: form.get("Subject").cloned(),
+        message: form.get("Message")?.clone(),
+    })
+}
+
+/// Decodes an `application/x-www-form-urlencoded` body (the awsQuery protocol).
+fn form_urlencoded(body: &Bytes) -> HashMap<String, String> {
+    let decode = |raw: &str| -> String {
+        let bytes = raw.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < bytes.len() && raw.is_char_boundary(i + 3) => {
+                    match u8::from_str_radix(&raw[i + 1..i + 3], 16) {
+                        Ok(b) => {
+                            out.push(b);
+                            i += 2;
+                        }
+                        Err(_) => out.push(b'%'),
+                    }
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    std::str::from_utf8(body)
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
 }
 
 fn query_action(body: &Bytes) -> Option<String> {

@@ -8,19 +8,27 @@
 //! - [`slack::SlackFake`]: a Slack incoming webhook with Slack's answers and error bodies.
 //! - [`runtime::LambdaFn`]: a Lambda Runtime API server that runs a compiled `bootstrap` binary
 //!   exactly as Lambda does (environment, deadline header, error reporting).
+//! - [`target::HttpTarget`]: a local HTTP service playing blue or green, misbehaving on demand.
+//! - [`proxy::ForwardProxy`]: maps the emulated load balancers' DNS names to local services for
+//!   functions that honour `HTTP_PROXY`.
 //!
 //! Each bench owns its processes; they stop when it is dropped, so tests run in parallel.
 
 pub mod bench;
 pub mod front;
 pub mod moto;
+pub mod proxy;
 pub mod runtime;
 pub mod slack;
+pub mod target;
+pub mod world;
 
 pub use bench::{Bench, event, events_in, workspace_root};
-pub use front::{AwsCall, AwsFront, Fault, HookReport};
+pub use front::{AwsCall, AwsFront, Fault, HookReport, SnsPublish};
+pub use proxy::ForwardProxy;
 pub use runtime::{Invocation, InvokeOutcome, LambdaFn};
 pub use slack::{SlackFake, SlackPost, SlackReply};
+pub use target::{Behavior, HttpTarget, TargetRequest};
 
 /// Binds a listener on a free 127.0.0.1 port.
 pub async fn bind_local() -> tokio::net::TcpListener {

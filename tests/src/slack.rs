@@ -146,10 +146,10 @@ impl SlackFake {
         };
         let text = String::from_utf8_lossy(&body).to_string();
         let (mut status, mut answer) = reply.status_and_body();
-        if reply == SlackReply::Ok {
-            if let Err(code) = check_payload(&headers, &text) {
-                (status, answer) = (400, code);
-            }
+        if reply == SlackReply::Ok
+            && let Err(code) = check_payload(&headers, &text)
+        {
+            (status, answer) = (400, code);
         }
         self.lock().posts.push(SlackPost {
             path: path.clone(),
@@ -216,16 +216,15 @@ fn check_payload(headers: &HeaderMap, body: &str) -> Result<(), &'static str> {
         if block_text.chars().count() > limit {
             return Err("invalid_blocks");
         }
-        if let Some(fields) = block.get("fields").and_then(Value::as_array) {
-            if fields.len() > 10
+        if let Some(fields) = block.get("fields").and_then(Value::as_array)
+            && (fields.len() > 10
                 || fields.iter().any(|f| {
                     f.get("text")
                         .and_then(Value::as_str)
                         .is_some_and(|t| t.chars().count() > 2000)
-                })
-            {
-                return Err("invalid_blocks");
-            }
+                }))
+        {
+            return Err("invalid_blocks");
         }
     }
     Ok(())

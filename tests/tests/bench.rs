@@ -200,10 +200,11 @@ async fn slack_fake_answers_like_slack() {
 #[tokio::test]
 async fn runtime_api_runs_a_binary_and_enforces_the_deadline() {
     let bench = Bench::start().await;
-    let function = LambdaFn::start("notify-slack", &bench, &[]).await;
+    let binary = std::path::PathBuf::from(env!("CARGO_BIN_EXE_runtime-floor"));
+    let function = LambdaFn::start_with_env("runtime-floor", binary, bench.aws_env()).await;
     let invocation = function.invoke(json!({"ping": 1})).await;
-    assert!(invocation.is_ok(), "{:?}", invocation.outcome);
-    // Not a crash or a hang: an error reported through the Runtime API.
+    assert_eq!(invocation.response(), &json!({"ping": 1}));
+    // A payload the runtime cannot decode is an error reported through the Runtime API.
     let bad = function
         .invoke_raw("not json".into(), Duration::from_secs(5))
         .await;
@@ -212,9 +213,41 @@ async fn runtime_api_runs_a_binary_and_enforces_the_deadline() {
         "{:?}",
         bad.outcome
     );
-    assert!(
-        function.logs().contains("request_id"),
-        "{}",
-        function.logs()
+    // Past its deadline the function is stopped; the next invocation starts a fresh process.
+    let slow = function
+        .invoke_with_timeout(json!({"sleep_ms": 5000}), Duration::from_millis(300))
+        .await;
+    assert_eq!(slow.outcome, InvokeOutcome::Timeout);
+    let again = function.invoke(json!({"ping": 2})).await;
+    assert_eq!(again.response(), &json!({"ping": 2}));
+}
+
+#[tokio::test]
+async fn sns_publishes_are_recorded_verbatim() {
+    let bench = Bench::start().await;
+    let sns = aws_sdk_sns::Client::new(&bench.sdk_config().await);
+    let topic = sns
+        .create_topic()
+        .name("notifications")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let message = r#"{"status":"FAILED","note":"a+b=c & 100% ✓"}"#;
+    sns.publish()
+        .topic_arn(&topic)
+        .subject("FAILED: AWS CodeDeploy d-1 in us-east-1")
+        .message(message)
+        .send()
+        .await
+        .unwrap();
+    let published = bench.front.sns_messages();
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].message, message);
+    assert_eq!(published[0].topic_arn, topic);
+    assert_eq!(
+        published[0].subject.as_deref(),
+        Some("FAILED: AWS CodeDeploy d-1 in us-east-1")
     );
 }

@@ -1,0 +1,240 @@
+//! A blue/green release world in moto, as a real account would have it: an ALB with a
+//! production and a test listener, blue and green target groups with targets, a CodeDeploy ECS
+//! application and blue/green deployment group wired to them, the notifications topic, and a KMS
+//! key with the Slack webhook URL encrypted under it. Used by the demo and by tests that need the
+//! whole picture.
+
+use aws_config::SdkConfig;
+use aws_sdk_codedeploy::types as cd;
+use aws_sdk_elasticloadbalancingv2::types as elb;
+
+pub const APPLICATION: &str = "checkout";
+pub const DEPLOYMENT_GROUP: &str = "checkout-blue-green";
+pub const PROD_PORT: i32 = 80;
+pub const TEST_PORT: i32 = 8080;
+
+#[derive(Debug, Clone)]
+pub struct ReleaseWorld {
+    pub load_balancer_arn: String,
+    pub load_balancer_dns: String,
+    pub prod_listener_arn: String,
+    pub test_listener_arn: String,
+    pub blue_target_group_arn: String,
+    pub green_target_group_arn: String,
+    pub topic_arn: String,
+    pub kms_key_arn: String,
+}
+
+impl ReleaseWorld {
+    pub async fn create(config: &SdkConfig) -> ReleaseWorld {
+        let ec2 = aws_sdk_ec2::Client::new(config);
+        let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(config);
+        let subnets = ec2
+            .describe_subnets()
+            .send()
+            .await
+            .expect("describe subnets");
+        let subnet_ids: Vec<String> = subnets
+            .subnets()
+            .iter()
+            .filter_map(|s| s.subnet_id().map(str::to_string))
+            .take(2)
+            .collect();
+        let vpc_id = subnets
+            .subnets()
+            .first()
+            .and_then(|s| s.vpc_id())
+            .expect("default vpc")
+            .to_string();
+        let lb = elbv2
+            .create_load_balancer()
+            .name("checkout-alb")
+            .set_subnets(Some(subnet_ids))
+            .r#type(elb::LoadBalancerTypeEnum::Application)
+            .scheme(elb::LoadBalancerSchemeEnum::InternetFacing)
+            .send()
+            .await
+            .expect("create load balancer");
+        let lb = lb.load_balancers().first().expect("load balancer").clone();
+        let load_balancer_arn = lb.load_balancer_arn().expect("lb arn").to_string();
+
+        let mut target_groups = Vec::new();
+        for (name, ip) in [
+            ("checkout-blue", "10.0.1.10"),
+            ("checkout-green", "10.0.2.10"),
+        ] {
+            let created = elbv2
+                .create_target_group()
+                .name(name)
+                .protocol(elb::ProtocolEnum::Http)
+                .port(8000)
+                .vpc_id(&vpc_id)
+                .target_type(elb::TargetTypeEnum::Ip)
+                .health_check_path("/health")
+                .send()
+                .await
+                .expect("create target group");
+            let arn = created.target_groups()[0]
+                .target_group_arn()
+                .expect("tg arn")
+                .to_string();
+            elbv2
+                .register_targets()
+                .target_group_arn(&arn)
+                .targets(elb::TargetDescription::builder().id(ip).port(8000).build())
+                .send()
+                .await
+                .expect("register targets");
+            target_groups.push(arn);
+        }
+        let (blue, green) = (target_groups[0].clone(), target_groups[1].clone());
+
+        let mut listeners = Vec::new();
+        for port in [PROD_PORT, TEST_PORT] {
+            let created = elbv2
+                .create_listener()
+                .load_balancer_arn(&load_balancer_arn)
+                .protocol(elb::ProtocolEnum::Http)
+                .port(port)
+                .default_actions(forward_all_to(&blue))
+                .send()
+                .await
+                .expect("create listener");
+            listeners.push(
+                created.listeners()[0]
+                    .listener_arn()
+                    .expect("listener arn")
+                    .to_string(),
+            );
+        }
+
+        let codedeploy = aws_sdk_codedeploy::Client::new(config);
+        codedeploy
+            .create_application()
+            .application_name(APPLICATION)
+            .compute_platform(cd::ComputePlatform::Ecs)
+            .send()
+            .await
+            .expect("create application");
+        let route = |arn: &str| cd::TrafficRoute::builder().listener_arns(arn).build();
+        codedeploy
+            .create_deployment_group()
+            .application_name(APPLICATION)
+            .deployment_group_name(DEPLOYMENT_GROUP)
+            .service_role_arn("arn:aws:iam::123456789012:role/ecsCodeDeployRole")
+            .deployment_config_name("CodeDeployDefault.ECSCanary10Percent5Minutes")
+            .deployment_style(
+                cd::DeploymentStyle::builder()
+                    .deployment_type(cd::DeploymentType::BlueGreen)
+                    .deployment_option(cd::DeploymentOption::WithTrafficControl)
+                    .build(),
+            )
+            .load_balancer_info(
+                cd::LoadBalancerInfo::builder()
+                    .target_group_pair_info_list(
+                        cd::TargetGroupPairInfo::builder()
+                            .target_groups(
+                                cd::TargetGroupInfo::builder().name("checkout-blue").build(),
+                            )
+                            .target_groups(
+                                cd::TargetGroupInfo::builder()
+                                    .name("checkout-green")
+                                    .build(),
+                            )
+                            .prod_traffic_route(route(&listeners[0]))
+                            .test_traffic_route(route(&listeners[1]))
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("create deployment group");
+
+        let sns = aws_sdk_sns::Client::new(config);
+        let topic_arn = sns
+            .create_topic()
+            .name("deployment-notifications")
+            .send()
+            .await
+            .expect("create topic")
+            .topic_arn
+            .expect("topic arn");
+        let kms = aws_sdk_kms::Client::new(config);
+        let kms_key_arn = kms
+            .create_key()
+            .description("Slack webhook for rollout-lambdas")
+            .send()
+            .await
+            .expect("create key")
+            .key_metadata
+            .and_then(|m| m.arn)
+            .expect("key arn");
+
+        ReleaseWorld {
+            load_balancer_arn,
+            load_balancer_dns: lb.dns_name().unwrap_or_default().to_string(),
+            prod_listener_arn: listeners[0].clone(),
+            test_listener_arn: listeners[1].clone(),
+            blue_target_group_arn: blue,
+            green_target_group_arn: green,
+            topic_arn,
+            kms_key_arn,
+        }
+    }
+
+    /// A new deployment in the deployment group, as CodeDeploy creates for each release.
+    pub async fn create_deployment(&self, config: &SdkConfig) -> String {
+        aws_sdk_codedeploy::Client::new(config)
+            .create_deployment()
+            .application_name(APPLICATION)
+            .deployment_group_name(DEPLOYMENT_GROUP)
+            .description("release v2")
+            .send()
+            .await
+            .expect("create deployment")
+            .deployment_id
+            .expect("deployment id")
+    }
+
+    /// Encrypts the webhook URL as an operator would: with the Lambda console helper's
+    /// encryption context when `function_name` is given, with none (CLI, Terraform) otherwise.
+    pub async fn encrypt_webhook(
+        &self,
+        config: &SdkConfig,
+        url: &str,
+        function_name: Option<&str>,
+    ) -> String {
+        use base64::Engine;
+        let mut request = aws_sdk_kms::Client::new(config)
+            .encrypt()
+            .key_id(&self.kms_key_arn)
+            .plaintext(aws_smithy_types::Blob::new(url.as_bytes()));
+        if let Some(name) = function_name {
+            request = request.encryption_context("LambdaFunctionName", name);
+        }
+        let blob = request
+            .send()
+            .await
+            .expect("encrypt")
+            .ciphertext_blob
+            .expect("ciphertext");
+        base64::engine::general_purpose::STANDARD.encode(blob.as_ref())
+    }
+}
+
+fn forward_all_to(target_group_arn: &str) -> elb::Action {
+    elb::Action::builder()
+        .r#type(elb::ActionTypeEnum::Forward)
+        .forward_config(
+            elb::ForwardActionConfig::builder()
+                .target_groups(
+                    elb::TargetGroupTuple::builder()
+                        .target_group_arn(target_group_arn)
+                        .weight(1)
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}
