@@ -112,11 +112,11 @@ impl LambdaFn {
             return PathBuf::from(dir).join(name);
         }
         let exe = std::env::current_exe().expect("current exe");
-        // target/<profile>/deps/<test>-<hash> → target/<profile>/<name>
-        let profile_dir = exe
-            .parent()
-            .and_then(|deps| deps.parent())
-            .expect("target dir");
+        // Tests run from target/<profile>/deps/, the demo and benchmarks from target/<profile>/.
+        let mut profile_dir = exe.parent().expect("target dir");
+        if profile_dir.ends_with("deps") {
+            profile_dir = profile_dir.parent().expect("target dir");
+        }
         profile_dir.join(name)
     }
 

@@ -89,14 +89,19 @@ impl ReleaseWorld {
         }
         let (blue, green) = (target_groups[0].clone(), target_groups[1].clone());
 
+        // Production serves blue with green attached at weight 0 (so green is health-checked
+        // and ready to shift); the test listener serves green.
         let mut listeners = Vec::new();
-        for port in [PROD_PORT, TEST_PORT] {
+        for (port, action) in [
+            (PROD_PORT, forward(&[(&blue, 1), (&green, 0)])),
+            (TEST_PORT, forward(&[(&green, 1)])),
+        ] {
             let created = elbv2
                 .create_listener()
                 .load_balancer_arn(&load_balancer_arn)
                 .protocol(elb::ProtocolEnum::Http)
                 .port(port)
-                .default_actions(forward_all_to(&blue))
+                .default_actions(action)
                 .send()
                 .await
                 .expect("create listener");
@@ -223,17 +228,21 @@ impl ReleaseWorld {
     }
 }
 
-fn forward_all_to(target_group_arn: &str) -> elb::Action {
+fn forward(weights: &[(&str, i32)]) -> elb::Action {
+    let groups = weights
+        .iter()
+        .map(|(arn, weight)| {
+            elb::TargetGroupTuple::builder()
+                .target_group_arn(*arn)
+                .weight(*weight)
+                .build()
+        })
+        .collect();
     elb::Action::builder()
         .r#type(elb::ActionTypeEnum::Forward)
         .forward_config(
             elb::ForwardActionConfig::builder()
-                .target_groups(
-                    elb::TargetGroupTuple::builder()
-                        .target_group_arn(target_group_arn)
-                        .weight(1)
-                        .build(),
-                )
+                .set_target_groups(Some(groups))
                 .build(),
         )
         .build()

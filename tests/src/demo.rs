@@ -1,0 +1,626 @@
+//! `make demo`: a whole blue/green canary release on the local bench, with the real release
+//! binaries of the three functions, printed as a timeline a person can follow.
+//!
+//! The demo plays the parts AWS would play: CodeDeploy (it creates the deployment, invokes the
+//! hook, sends deployment triggers to the topic), Step Functions (it invokes shift-traffic step by
+//! step and waits as the state machine's `Wait` state would), CloudWatch (it sets the alarm state
+//! as a real alarm on green's 5xx count would) and SNS (it hands every message published to the
+//! topic to notify-slack as an SNS event).
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use serde_json::{Value, json};
+
+use crate::target::{Behavior, HttpTarget};
+use crate::world::{APPLICATION, DEPLOYMENT_GROUP, ReleaseWorld, TEST_PORT};
+use crate::{Bench, ForwardProxy, InvokeOutcome, LambdaFn};
+
+/// What goes wrong in the release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// Green is healthy: validation passes and the canary walks to 100 %.
+    Healthy,
+    /// Green answers errors: validation fails, the release is stopped and rolled back.
+    Failing,
+    /// Green passes validation, then fails under real traffic: the 5xx alarm fires during the
+    /// canary and shift-traffic rolls back to blue.
+    Alarm,
+}
+
+impl std::str::FromStr for Scenario {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "healthy" | "" => Ok(Scenario::Healthy),
+            "failing" => Ok(Scenario::Failing),
+            "alarm" => Ok(Scenario::Alarm),
+            other => Err(format!(
+                "unknown scenario {other:?} (healthy, failing, alarm)"
+            )),
+        }
+    }
+}
+
+/// What happened, for the summary and for the test that runs the demo.
+#[derive(Debug, Default, Clone)]
+pub struct Summary {
+    pub hook_status: Option<String>,
+    pub final_green_percent: f64,
+    pub shift_statuses: Vec<String>,
+    pub slack_messages: Vec<String>,
+    pub problems: Vec<String>,
+    pub rolled_back: bool,
+    /// How many topic messages were already handed to notify-slack.
+    sns_seen: usize,
+}
+
+impl Summary {
+    /// The release went the way the scenario says it must.
+    pub fn as_expected(&self, scenario: Scenario) -> bool {
+        if !self.problems.is_empty() {
+            return false;
+        }
+        match scenario {
+            Scenario::Healthy => {
+                self.hook_status.as_deref() == Some("Succeeded")
+                    && self.final_green_percent == 100.0
+                    && !self.rolled_back
+            }
+            Scenario::Failing => {
+                self.hook_status.as_deref() == Some("Failed")
+                    && self.final_green_percent == 0.0
+                    && self.rolled_back
+            }
+            Scenario::Alarm => {
+                self.hook_status.as_deref() == Some("Succeeded")
+                    && self.final_green_percent == 0.0
+                    && self.rolled_back
+            }
+        }
+    }
+}
+
+/// Prints as it goes, so the demo never sits silent.
+struct Timeline {
+    started: Instant,
+    quiet: bool,
+    text: String,
+}
+
+impl Timeline {
+    fn line(&mut self, stage: &str, message: impl AsRef<str>) {
+        let mut out = String::new();
+        let _ = write!(
+            out,
+            "[{:>5.1}s] {:<9} {}",
+            self.started.elapsed().as_secs_f64(),
+            stage,
+            message.as_ref()
+        );
+        self.emit(out);
+    }
+
+    fn block(&mut self, text: &str) {
+        for line in text.lines() {
+            self.emit(format!("           {line}"));
+        }
+    }
+
+    fn emit(&mut self, line: String) {
+        if !self.quiet {
+            println!("{line}");
+        }
+        self.text.push_str(&line);
+        self.text.push('\n');
+    }
+}
+
+struct Functions {
+    validate: LambdaFn,
+    shift: LambdaFn,
+    notify: LambdaFn,
+}
+
+/// Runs a release. `quiet` keeps stdout clean (for tests); the timeline is returned either way.
+pub async fn run(scenario: Scenario, quiet: bool) -> (Summary, String) {
+    let mut timeline = Timeline {
+        started: Instant::now(),
+        quiet,
+        text: String::new(),
+    };
+    let mut summary = Summary::default();
+    timeline.line(
+        "demo",
+        format!("blue/green canary release, scenario: {scenario:?}"),
+    );
+
+    let bench = Bench::start().await;
+    timeline.line(
+        "bench",
+        format!(
+            "moto {} · AWS front {} · Slack fake {}",
+            bench.moto_url(),
+            bench.front.url(),
+            bench.slack.webhook_url().split("/services").next().unwrap_or("")
+        ),
+    );
+    let config = bench.sdk_config().await;
+    let world = ReleaseWorld::create(&config).await;
+    timeline.line(
+        "world",
+        format!(
+            "ALB {} · prod :80 → blue · test :{TEST_PORT} · CodeDeploy {APPLICATION}/{DEPLOYMENT_GROUP} · SNS topic · KMS key",
+            world.load_balancer_dns
+        ),
+    );
+
+    let blue = HttpTarget::start_with(Behavior::ok("checkout v1 ok")).await;
+    let green_first = match scenario {
+        Scenario::Failing => Behavior::status(500, "checkout v2: database migration failed"),
+        _ => Behavior::ok("checkout v2 ok"),
+    };
+    let green = HttpTarget::start_with(green_first).await;
+    let proxy = ForwardProxy::start().await;
+    // The emulated ALB's test listener resolves nowhere; the proxy sends its traffic to green.
+    proxy.route(&format!("{}:{TEST_PORT}", world.load_balancer_dns), green.addr());
+    proxy.route(&format!("{}:80", world.load_balancer_dns), blue.addr());
+    timeline.line(
+        "services",
+        format!("blue v1 on {} · green v2 on {}", blue.addr(), green.addr()),
+    );
+
+    let alarm = "checkout-green-5xx";
+    create_alarm(&config, alarm).await;
+    let ciphertext = world
+        .encrypt_webhook(&config, &bench.slack.webhook_url(), Some("notify-slack"))
+        .await;
+    let functions = start_functions(&bench, &world, &proxy, &ciphertext).await;
+    timeline.line(
+        "functions",
+        "validate-traffic, shift-traffic, notify-slack started under the Lambda Runtime API",
+    );
+
+    let deployment_id = world.create_deployment(&config).await;
+    timeline.line("codedeploy", format!("deployment {deployment_id} created"));
+    let created = codedeploy_trigger(&deployment_id, "CREATED", None);
+    deliver(&functions, &bench, &world, &mut timeline, &mut summary, created).await;
+
+    // AfterAllowTestTraffic: the test listener points at green.
+    let hook_event = json!({
+        "DeploymentId": deployment_id,
+        "LifecycleEventHookExecutionId": "eyJlbmNyeXB0ZWREYXRhIjoiZGVtbyJ9",
+    });
+    let invocation = functions.validate.invoke(hook_event).await;
+    if let InvokeOutcome::Error { error_type, error_message } = &invocation.outcome {
+        summary
+            .problems
+            .push(format!("validate-traffic: {error_type}: {error_message}"));
+    }
+    let report = bench.front.hook_reports().into_iter().last();
+    summary.hook_status = report.as_ref().map(|r| r.status.clone());
+    timeline.line(
+        "validate",
+        format!(
+            "AfterAllowTestTraffic → {} ({} ms){}",
+            summary.hook_status.as_deref().unwrap_or("no report"),
+            invocation.elapsed.as_millis(),
+            verdict_figures(&bench)
+        ),
+    );
+    deliver_published(&functions, &bench, &world, &mut timeline, &mut summary).await;
+
+    let base_spec = json!({
+        "listener_arn": world.prod_listener_arn,
+        "blue_target_group_arn": world.blue_target_group_arn,
+        "green_target_group_arn": world.green_target_group_arn,
+        "strategy": "Canary10Percent5Minutes",
+        "alarms": [alarm],
+        "health_gate": false,
+        "bake_seconds": 300,
+        // Five minutes become one second: the same plan, rehearsed fast.
+        "time_scale": 1.0 / 300.0,
+    });
+
+    if summary.hook_status.as_deref() == Some("Succeeded") {
+        walk_rollout(&functions, &bench, &world, &config, &mut timeline, &mut summary, &base_spec, scenario, &green, alarm).await;
+    } else {
+        // The state machine's Catch: make sure production is on blue, green kept at weight 0.
+        let mut spec = base_spec.clone();
+        spec["action"] = json!("rollback");
+        let out = invoke_shift(&functions, &mut timeline, &mut summary, spec).await;
+        if let Some(out) = out {
+            draw_weights(&mut timeline, &out);
+        }
+        let failed = codedeploy_trigger(&deployment_id, "FAILED", Some("validate-traffic reported Failed for AfterAllowTestTraffic"));
+        deliver(&functions, &bench, &world, &mut timeline, &mut summary, failed).await;
+    }
+    if summary.hook_status.as_deref() == Some("Succeeded") && !summary.rolled_back {
+        let succeeded = codedeploy_trigger(&deployment_id, "SUCCEEDED", None);
+        deliver(&functions, &bench, &world, &mut timeline, &mut summary, succeeded).await;
+    } else if scenario == Scenario::Alarm {
+        let failed = codedeploy_trigger(&deployment_id, "STOPPED", Some("Alarm checkout-green-5xx fired during the canary; traffic is back on blue"));
+        deliver(&functions, &bench, &world, &mut timeline, &mut summary, failed).await;
+    }
+
+    summary.final_green_percent = green_percent_now(&config, &world).await;
+    let expected = summary.as_expected(scenario);
+    timeline.line(
+        "summary",
+        format!(
+            "hook {} · green {:.0} % · steps {} · Slack messages {} · {}",
+            summary.hook_status.as_deref().unwrap_or("not reported"),
+            summary.final_green_percent,
+            summary.shift_statuses.join(" → "),
+            summary.slack_messages.len(),
+            if expected { "as expected" } else { "NOT as expected" }
+        ),
+    );
+    for problem in &summary.problems {
+        timeline.line("problem", problem);
+    }
+    (summary, timeline.text)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn walk_rollout(
+    functions: &Functions,
+    bench: &Bench,
+    world: &ReleaseWorld,
+    config: &SdkConfig,
+    timeline: &mut Timeline,
+    summary: &mut Summary,
+    base_spec: &Value,
+    scenario: Scenario,
+    green: &HttpTarget,
+    alarm: &str,
+) {
+    let mut input = base_spec.clone();
+    input["action"] = json!("start");
+    for _ in 0..20 {
+        let Some(out) = invoke_shift(functions, timeline, summary, input.clone()).await else {
+            return;
+        };
+        draw_weights(timeline, &out);
+        deliver_published(functions, bench, world, timeline, summary).await;
+        if out.get("done").and_then(Value::as_bool).unwrap_or(true) {
+            return;
+        }
+        let wait = out.get("wait_seconds").and_then(Value::as_u64).unwrap_or(0);
+        timeline.line("wait", format!("{wait} s (the state machine's Wait state)"));
+        if scenario == Scenario::Alarm {
+            // Green starts failing under real users; CloudWatch alarms on its 5xx count.
+            green.set(Behavior::status(503, "checkout v2 overloaded"));
+            set_alarm(config, alarm).await;
+            timeline.line("cloudwatch", format!("alarm {alarm} → ALARM (green answers 503)"));
+            let message = alarm_message(alarm);
+            deliver(functions, bench, world, timeline, summary, message).await;
+        }
+        tokio::time::sleep(Duration::from_secs(wait)).await;
+        input = out;
+    }
+    summary.problems.push("the rollout did not finish in 20 steps".into());
+}
+
+async fn invoke_shift(
+    functions: &Functions,
+    timeline: &mut Timeline,
+    summary: &mut Summary,
+    input: Value,
+) -> Option<Value> {
+    let invocation = functions.shift.invoke(input).await;
+    match invocation.outcome {
+        InvokeOutcome::Response(out) => {
+            let status = out.get("status").and_then(Value::as_str).unwrap_or("?").to_string();
+            if status == "RolledBack" {
+                summary.rolled_back = true;
+            }
+            summary.shift_statuses.push(status);
+            Some(out)
+        }
+        other => {
+            timeline.line("shift", format!("failed: {other:?}"));
+            summary.problems.push(format!("shift-traffic: {other:?}"));
+            None
+        }
+    }
+}
+
+fn draw_weights(timeline: &mut Timeline, out: &Value) {
+    let green = out.get("green_percent").and_then(Value::as_f64).unwrap_or(0.0);
+    let status = out.get("status").and_then(Value::as_str).unwrap_or("?");
+    let step = out.get("step").and_then(Value::as_u64).unwrap_or(0);
+    let total = out.get("total_steps").and_then(Value::as_u64).unwrap_or(0);
+    let reason = out
+        .get("reason")
+        .and_then(Value::as_str)
+        .map(|r| format!(" — {r}"))
+        .unwrap_or_default();
+    timeline.line(
+        "shift",
+        format!(
+            "{status:<10} step {step}/{total}  blue {} {:>3.0}%  green {} {:>3.0}%{reason}",
+            bar(100.0 - green),
+            100.0 - green,
+            bar(green),
+            green
+        ),
+    );
+}
+
+fn bar(percent: f64) -> String {
+    let filled = ((percent / 5.0).round() as usize).min(20);
+    format!("{}{}", "█".repeat(filled), "░".repeat(20 - filled))
+}
+
+async fn start_functions(
+    bench: &Bench,
+    world: &ReleaseWorld,
+    proxy: &ForwardProxy,
+    ciphertext: &str,
+) -> Functions {
+    let proxy_url = proxy.url();
+    let validate = LambdaFn::start(
+        "validate-traffic",
+        bench,
+        &[
+            ("HTTP_PROXY", proxy_url.as_str()),
+            ("NO_PROXY", "127.0.0.1,localhost"),
+            ("PROBE_PATHS", "/,/health"),
+            ("PROBE_REQUESTS", "40"),
+            ("PROBE_CONCURRENCY", "4"),
+            ("EXPECTED_STATUS", "200-299"),
+            ("BODY_CONTAINS", "v2"),
+            ("MAX_P95_MS", "500"),
+            ("READINESS_TIMEOUT_MS", "0"),
+            ("NOTIFICATION_TOPIC_ARN", world.topic_arn.as_str()),
+        ],
+    )
+    .await;
+    let shift = LambdaFn::start(
+        "shift-traffic",
+        bench,
+        &[("NOTIFICATION_TOPIC_ARN", world.topic_arn.as_str())],
+    )
+    .await;
+    let notify = LambdaFn::start(
+        "notify-slack",
+        bench,
+        &[
+            ("SLACK_WEBHOOK_URL_ENCRYPTED", ciphertext),
+            ("SLACK_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1"),
+            ("SLACK_MENTION", "<!here>"),
+        ],
+    )
+    .await;
+    Functions {
+        validate,
+        shift,
+        notify,
+    }
+}
+
+/// Hands every message published to the topic since the last call to notify-slack.
+async fn deliver_published(
+    functions: &Functions,
+    bench: &Bench,
+    world: &ReleaseWorld,
+    timeline: &mut Timeline,
+    summary: &mut Summary,
+) {
+    let published = bench.front.sns_messages();
+    for message in published.iter().skip(summary.sns_seen) {
+        let event = sns_event(&world.topic_arn, message.subject.as_deref(), &message.message);
+        deliver_event(functions, bench, timeline, summary, event).await;
+    }
+    summary.sns_seen = published.len();
+}
+
+async fn deliver(
+    functions: &Functions,
+    bench: &Bench,
+    world: &ReleaseWorld,
+    timeline: &mut Timeline,
+    summary: &mut Summary,
+    (subject, message): (String, String),
+) {
+    let event = sns_event(&world.topic_arn, Some(&subject), &message);
+    deliver_event(functions, bench, timeline, summary, event).await;
+}
+
+async fn deliver_event(
+    functions: &Functions,
+    bench: &Bench,
+    timeline: &mut Timeline,
+    summary: &mut Summary,
+    event: Value,
+) {
+    let before = bench.slack.posts().len();
+    let invocation = functions.notify.invoke(event).await;
+    if !invocation.is_ok() {
+        summary
+            .problems
+            .push(format!("notify-slack: {:?}", invocation.outcome));
+    }
+    for post in bench.slack.posts().into_iter().skip(before) {
+        let text = crate::slack_text::render(&post.json());
+        timeline.line("slack", if post.delivered() { "message posted" } else { "post rejected" });
+        timeline.block(&text);
+        summary.slack_messages.push(text);
+    }
+}
+
+fn verdict_figures(bench: &Bench) -> String {
+    let Some(event) = bench
+        .front
+        .sns_messages()
+        .iter()
+        .rev()
+        .find_map(|m| rollout_kit::RolloutEvent::parse(&m.message))
+    else {
+        return String::new();
+    };
+    match event.detail {
+        rollout_kit::RolloutDetail::Validation(v) => {
+            let ms = |x: Option<u64>| x.map(|v| v.to_string()).unwrap_or_else(|| "–".into());
+            let mut text = format!(
+                " · {}/{} passed · p50 {} ms p95 {} ms p99 {} ms max {} ms",
+                v.passed,
+                v.requests,
+                ms(v.p50_ms),
+                ms(v.p95_ms),
+                ms(v.p99_ms),
+                ms(v.max_ms)
+            );
+            if let Some(reason) = event.reason {
+                text.push_str(&format!(" · {reason}"));
+            }
+            text
+        }
+        _ => String::new(),
+    }
+}
+
+async fn green_percent_now(config: &SdkConfig, world: &ReleaseWorld) -> f64 {
+    let listeners = aws_sdk_elasticloadbalancingv2::Client::new(config)
+        .describe_listeners()
+        .listener_arns(&world.prod_listener_arn)
+        .send()
+        .await;
+    let Ok(listeners) = listeners else { return -1.0 };
+    let groups = listeners
+        .listeners()
+        .first()
+        .and_then(|l| l.default_actions().first())
+        .and_then(|a| a.forward_config())
+        .map(|f| f.target_groups().to_vec())
+        .unwrap_or_default();
+    let weight = |arn: &str| {
+        groups
+            .iter()
+            .find(|g| g.target_group_arn() == Some(arn))
+            .and_then(|g| g.weight())
+            .unwrap_or(0) as f64
+    };
+    let (blue, green) = (
+        weight(&world.blue_target_group_arn),
+        weight(&world.green_target_group_arn),
+    );
+    if blue + green == 0.0 {
+        0.0
+    } else {
+        (green * 100.0 / (blue + green)).round()
+    }
+}
+
+async fn create_alarm(config: &SdkConfig, name: &str) {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic};
+    let _ = aws_sdk_cloudwatch::Client::new(config)
+        .put_metric_alarm()
+        .alarm_name(name)
+        .namespace("AWS/ApplicationELB")
+        .metric_name("HTTPCode_Target_5XX_Count")
+        .statistic(Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(5.0)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .send()
+        .await;
+}
+
+async fn set_alarm(config: &SdkConfig, name: &str) {
+    let _ = aws_sdk_cloudwatch::Client::new(config)
+        .set_alarm_state()
+        .alarm_name(name)
+        .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
+        .state_reason("Threshold Crossed: 1 datapoint [37.0] was greater than the threshold (5.0).")
+        .send()
+        .await;
+}
+
+/// A deployment trigger as CodeDeploy sends it to SNS: UPPERCASE status, Java-style dates,
+/// JSON-encoded strings for the nested objects.
+fn codedeploy_trigger(deployment_id: &str, status: &str, error: Option<&str>) -> (String, String) {
+    let running = matches!(status, "CREATED" | "IN_PROGRESS");
+    let overview = match status {
+        "SUCCEEDED" => r#"{"Succeeded":1,"Failed":0,"Skipped":0,"InProgress":0,"Pending":0}"#,
+        "FAILED" | "STOPPED" => r#"{"Succeeded":0,"Failed":1,"Skipped":0,"InProgress":0,"Pending":0}"#,
+        _ => r#"{"Succeeded":0,"Failed":0,"Skipped":0,"InProgress":0,"Pending":1}"#,
+    };
+    let mut message = json!({
+        "region": "us-east-1",
+        "accountId": "123456789012",
+        "eventTriggerName": "checkout-deployments",
+        "applicationName": APPLICATION,
+        "deploymentId": deployment_id,
+        "deploymentGroupName": DEPLOYMENT_GROUP,
+        "createTime": "Sun Nov 22 05:00:00 UTC 2026",
+        "completeTime": if running { Value::Null } else { json!("Sun Nov 22 05:03:12 UTC 2026") },
+        "status": status,
+        "deploymentOverview": overview,
+    });
+    if let Some(error) = error {
+        message["errorInformation"] = json!(
+            json!({"ErrorCode": "LIFECYCLE_EVENT_FAILED", "ErrorMessage": error}).to_string()
+        );
+    }
+    let subject = format!("{status}: AWS CodeDeploy {deployment_id} in us-east-1 to {APPLICATION}");
+    (subject, message.to_string())
+}
+
+fn alarm_message(alarm: &str) -> (String, String) {
+    let message = json!({
+        "AlarmName": alarm,
+        "AlarmDescription": null,
+        "AWSAccountId": "123456789012",
+        "AlarmConfigurationUpdatedTimestamp": "2026-11-22T05:00:00.000+0000",
+        "NewStateValue": "ALARM",
+        "NewStateReason": "Threshold Crossed: 1 datapoint [37.0] was greater than the threshold (5.0).",
+        "StateChangeTime": "2026-11-22T05:02:00.000+0000",
+        "Region": "US East (N. Virginia)",
+        "AlarmArn": format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{alarm}"),
+        "OldStateValue": "OK",
+        "Trigger": {
+            "MetricName": "HTTPCode_Target_5XX_Count",
+            "Namespace": "AWS/ApplicationELB",
+            "StatisticType": "Statistic",
+            "Statistic": "SUM",
+            "Period": 60,
+            "EvaluationPeriods": 1,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "Threshold": 5.0
+        }
+    });
+    (
+        format!("ALARM: \"{alarm}\" in US East (N. Virginia)"),
+        message.to_string(),
+    )
+}
+
+/// The event Lambda receives from an SNS subscription.
+pub fn sns_event(topic_arn: &str, subject: Option<&str>, message: &str) -> Value {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    json!({
+        "Records": [{
+            "EventSource": "aws:sns",
+            "EventVersion": "1.0",
+            "EventSubscriptionArn": format!("{topic_arn}:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55"),
+            "Sns": {
+                "Type": "Notification",
+                "MessageId": format!("95df01b4-ee98-5cb9-9903-{n:012x}"),
+                "TopicArn": topic_arn,
+                "Subject": subject,
+                "Message": message,
+                "Timestamp": "2026-11-22T05:00:00.000Z",
+                "SignatureVersion": "1",
+                "Signature": "EXAMPLE",
+                "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000000000000000000000.pem",
+                "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
+                "MessageAttributes": {}
+            }
+        }]
+    })
+}

@@ -1,0 +1,108 @@
+//! Renders a Slack message payload as a person would read it in the channel: the header in bold,
+//! sections and fields as lines, context in small print, the attachment colour as a bar.
+
+use serde_json::Value;
+
+pub fn render(payload: &Value) -> String {
+    let mut lines = Vec::new();
+    let mut blocks: Vec<&Value> = payload
+        .get("blocks")
+        .and_then(Value::as_array)
+        .map(|b| b.iter().collect())
+        .unwrap_or_default();
+    let mut bar = "│";
+    for attachment in payload
+        .get("attachments")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        bar = match attachment.get("color").and_then(Value::as_str) {
+            Some("danger") | Some("#d40e0d") | Some("#e01e5a") => "🟥",
+            Some("good") | Some("#2eb886") | Some("#2eb67d") => "🟩",
+            Some("warning") | Some("#daa038") | Some("#ecb22e") => "🟨",
+            _ => "│",
+        };
+        if let Some(inner) = attachment.get("blocks").and_then(Value::as_array) {
+            blocks.extend(inner.iter());
+        }
+    }
+    for block in blocks {
+        let text = block.pointer("/text/text").and_then(Value::as_str);
+        match block.get("type").and_then(Value::as_str) {
+            Some("header") => lines.push(format!("**{}**", text.unwrap_or(""))),
+            Some("section") => {
+                if let Some(text) = text {
+                    lines.extend(text.lines().map(str::to_string));
+                }
+                let fields: Vec<&str> = block
+                    .get("fields")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|f| f.get("text").and_then(Value::as_str))
+                    .collect();
+                for pair in fields.chunks(2) {
+                    lines.push(
+                        pair.iter()
+                            .map(|f| f.replace('\n', " "))
+                            .collect::<Vec<_>>()
+                            .join("   ·   "),
+                    );
+                }
+            }
+            Some("context") => {
+                let parts: Vec<&str> = block
+                    .get("elements")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| e.get("text").and_then(Value::as_str))
+                    .collect();
+                lines.push(format!("  {}", parts.join("  ")));
+            }
+            Some("divider") => lines.push("───".into()),
+            _ => {}
+        }
+    }
+    if lines.is_empty() {
+        lines.push(
+            payload
+                .get("text")
+                .and_then(Value::as_str)
+                .unwrap_or("(empty message)")
+                .to_string(),
+        );
+    }
+    lines
+        .iter()
+        .map(|l| format!("{bar} {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn renders_header_fields_and_colour() {
+        let text = render(&json!({
+            "text": "fallback",
+            "attachments": [{"color": "danger", "blocks": [
+                {"type": "header", "text": {"type": "plain_text", "text": "Deployment failed"}},
+                {"type": "section", "fields": [
+                    {"type": "mrkdwn", "text": "*Application*\ncheckout"},
+                    {"type": "mrkdwn", "text": "*Status*\nFAILED"}
+                ]},
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": "us-east-1"}]}
+            ]}]
+        }));
+        assert_eq!(
+            text,
+            "🟥 **Deployment failed**\n🟥 *Application* checkout   ·   *Status* FAILED\n🟥   us-east-1"
+        );
+        assert_eq!(render(&json!({"text": "only text"})), "│ only text");
+    }
+}
