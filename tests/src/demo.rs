@@ -143,7 +143,12 @@ pub async fn run(scenario: Scenario, quiet: bool) -> (Summary, String) {
             "moto {} · AWS front {} · Slack fake {}",
             bench.moto_url(),
             bench.front.url(),
-            bench.slack.webhook_url().split("/services").next().unwrap_or("")
+            bench
+                .slack
+                .webhook_url()
+                .split("/services")
+                .next()
+                .unwrap_or("")
         ),
     );
     let config = bench.sdk_config().await;
@@ -164,7 +169,10 @@ pub async fn run(scenario: Scenario, quiet: bool) -> (Summary, String) {
     let green = HttpTarget::start_with(green_first).await;
     let proxy = ForwardProxy::start().await;
     // The emulated ALB's test listener resolves nowhere; the proxy sends its traffic to green.
-    proxy.route(&format!("{}:{TEST_PORT}", world.load_balancer_dns), green.addr());
+    proxy.route(
+        &format!("{}:{TEST_PORT}", world.load_balancer_dns),
+        green.addr(),
+    );
     proxy.route(&format!("{}:80", world.load_balancer_dns), blue.addr());
     timeline.line(
         "services",
@@ -185,7 +193,15 @@ pub async fn run(scenario: Scenario, quiet: bool) -> (Summary, String) {
     let deployment_id = world.create_deployment(&config).await;
     timeline.line("codedeploy", format!("deployment {deployment_id} created"));
     let created = codedeploy_trigger(&deployment_id, "CREATED", None);
-    deliver(&functions, &bench, &world, &mut timeline, &mut summary, created).await;
+    deliver(
+        &functions,
+        &bench,
+        &world,
+        &mut timeline,
+        &mut summary,
+        created,
+    )
+    .await;
 
     // AfterAllowTestTraffic: the test listener points at green.
     let hook_event = json!({
@@ -193,7 +209,11 @@ pub async fn run(scenario: Scenario, quiet: bool) -> (Summary, String) {
         "LifecycleEventHookExecutionId": "eyJlbmNyeXB0ZWREYXRhIjoiZGVtbyJ9",
     });
     let invocation = functions.validate.invoke(hook_event).await;
-    if let InvokeOutcome::Error { error_type, error_message } = &invocation.outcome {
+    if let InvokeOutcome::Error {
+        error_type,
+        error_message,
+    } = &invocation.outcome
+    {
         summary
             .problems
             .push(format!("validate-traffic: {error_type}: {error_message}"));
@@ -224,7 +244,19 @@ pub async fn run(scenario: Scenario, quiet: bool) -> (Summary, String) {
     });
 
     if summary.hook_status.as_deref() == Some("Succeeded") {
-        walk_rollout(&functions, &bench, &world, &config, &mut timeline, &mut summary, &base_spec, scenario, &green, alarm).await;
+        walk_rollout(
+            &functions,
+            &bench,
+            &world,
+            &config,
+            &mut timeline,
+            &mut summary,
+            &base_spec,
+            scenario,
+            &green,
+            alarm,
+        )
+        .await;
     } else {
         // The state machine's Catch: make sure production is on blue, green kept at weight 0.
         let mut spec = base_spec.clone();
@@ -233,15 +265,54 @@ pub async fn run(scenario: Scenario, quiet: bool) -> (Summary, String) {
         if let Some(out) = out {
             draw_weights(&mut timeline, &out);
         }
-        let failed = codedeploy_trigger(&deployment_id, "FAILED", Some("validate-traffic reported Failed for AfterAllowTestTraffic"));
-        deliver(&functions, &bench, &world, &mut timeline, &mut summary, failed).await;
+        deliver_published(&functions, &bench, &world, &mut timeline, &mut summary).await;
+        let failed = codedeploy_trigger(
+            &deployment_id,
+            "FAILED",
+            Some((
+                "LIFECYCLE_EVENT_FAILED",
+                "The AfterAllowTestTraffic hook validate-traffic reported Failed",
+            )),
+        );
+        deliver(
+            &functions,
+            &bench,
+            &world,
+            &mut timeline,
+            &mut summary,
+            failed,
+        )
+        .await;
     }
     if summary.hook_status.as_deref() == Some("Succeeded") && !summary.rolled_back {
         let succeeded = codedeploy_trigger(&deployment_id, "SUCCEEDED", None);
-        deliver(&functions, &bench, &world, &mut timeline, &mut summary, succeeded).await;
+        deliver(
+            &functions,
+            &bench,
+            &world,
+            &mut timeline,
+            &mut summary,
+            succeeded,
+        )
+        .await;
     } else if scenario == Scenario::Alarm {
-        let failed = codedeploy_trigger(&deployment_id, "STOPPED", Some("Alarm checkout-green-5xx fired during the canary; traffic is back on blue"));
-        deliver(&functions, &bench, &world, &mut timeline, &mut summary, failed).await;
+        let failed = codedeploy_trigger(
+            &deployment_id,
+            "STOPPED",
+            Some((
+                "ALARM_ACTIVE",
+                "Alarm checkout-green-5xx fired during the canary; traffic is back on blue",
+            )),
+        );
+        deliver(
+            &functions,
+            &bench,
+            &world,
+            &mut timeline,
+            &mut summary,
+            failed,
+        )
+        .await;
     }
 
     summary.final_green_percent = green_percent_now(&config, &world).await;
@@ -254,7 +325,11 @@ pub async fn run(scenario: Scenario, quiet: bool) -> (Summary, String) {
             summary.final_green_percent,
             summary.shift_statuses.join(" → "),
             summary.slack_messages.len(),
-            if expected { "as expected" } else { "NOT as expected" }
+            if expected {
+                "as expected"
+            } else {
+                "NOT as expected"
+            }
         ),
     );
     for problem in &summary.problems {
@@ -293,14 +368,19 @@ async fn walk_rollout(
             // Green starts failing under real users; CloudWatch alarms on its 5xx count.
             green.set(Behavior::status(503, "checkout v2 overloaded"));
             set_alarm(config, alarm).await;
-            timeline.line("cloudwatch", format!("alarm {alarm} → ALARM (green answers 503)"));
+            timeline.line(
+                "cloudwatch",
+                format!("alarm {alarm} → ALARM (green answers 503)"),
+            );
             let message = alarm_message(alarm);
             deliver(functions, bench, world, timeline, summary, message).await;
         }
         tokio::time::sleep(Duration::from_secs(wait)).await;
         input = out;
     }
-    summary.problems.push("the rollout did not finish in 20 steps".into());
+    summary
+        .problems
+        .push("the rollout did not finish in 20 steps".into());
 }
 
 async fn invoke_shift(
@@ -312,7 +392,11 @@ async fn invoke_shift(
     let invocation = functions.shift.invoke(input).await;
     match invocation.outcome {
         InvokeOutcome::Response(out) => {
-            let status = out.get("status").and_then(Value::as_str).unwrap_or("?").to_string();
+            let status = out
+                .get("status")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string();
             if status == "RolledBack" {
                 summary.rolled_back = true;
             }
@@ -328,7 +412,10 @@ async fn invoke_shift(
 }
 
 fn draw_weights(timeline: &mut Timeline, out: &Value) {
-    let green = out.get("green_percent").and_then(Value::as_f64).unwrap_or(0.0);
+    let green = out
+        .get("green_percent")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0);
     let status = out.get("status").and_then(Value::as_str).unwrap_or("?");
     let step = out.get("step").and_then(Value::as_u64).unwrap_or(0);
     let total = out.get("total_steps").and_then(Value::as_u64).unwrap_or(0);
@@ -411,7 +498,11 @@ async fn deliver_published(
 ) {
     let published = bench.front.sns_messages();
     for message in published.iter().skip(summary.sns_seen) {
-        let event = sns_event(&world.topic_arn, message.subject.as_deref(), &message.message);
+        let event = sns_event(
+            &world.topic_arn,
+            message.subject.as_deref(),
+            &message.message,
+        );
         deliver_event(functions, bench, timeline, summary, event).await;
     }
     summary.sns_seen = published.len();
@@ -445,7 +536,14 @@ async fn deliver_event(
     }
     for post in bench.slack.posts().into_iter().skip(before) {
         let text = crate::slack_text::render(&post.json());
-        timeline.line("slack", if post.delivered() { "message posted" } else { "post rejected" });
+        timeline.line(
+            "slack",
+            if post.delivered() {
+                "message posted"
+            } else {
+                "post rejected"
+            },
+        );
         timeline.block(&text);
         summary.slack_messages.push(text);
     }
@@ -488,7 +586,9 @@ async fn green_percent_now(config: &SdkConfig, world: &ReleaseWorld) -> f64 {
         .listener_arns(&world.prod_listener_arn)
         .send()
         .await;
-    let Ok(listeners) = listeners else { return -1.0 };
+    let Ok(listeners) = listeners else {
+        return -1.0;
+    };
     let groups = listeners
         .listeners()
         .first()
@@ -542,11 +642,17 @@ async fn set_alarm(config: &SdkConfig, name: &str) {
 
 /// A deployment trigger as CodeDeploy sends it to SNS: UPPERCASE status, Java-style dates,
 /// JSON-encoded strings for the nested objects.
-fn codedeploy_trigger(deployment_id: &str, status: &str, error: Option<&str>) -> (String, String) {
+fn codedeploy_trigger(
+    deployment_id: &str,
+    status: &str,
+    error: Option<(&str, &str)>,
+) -> (String, String) {
     let running = matches!(status, "CREATED" | "IN_PROGRESS");
     let overview = match status {
         "SUCCEEDED" => r#"{"Succeeded":1,"Failed":0,"Skipped":0,"InProgress":0,"Pending":0}"#,
-        "FAILED" | "STOPPED" => r#"{"Succeeded":0,"Failed":1,"Skipped":0,"InProgress":0,"Pending":0}"#,
+        "FAILED" | "STOPPED" => {
+            r#"{"Succeeded":0,"Failed":1,"Skipped":0,"InProgress":0,"Pending":0}"#
+        }
         _ => r#"{"Succeeded":0,"Failed":0,"Skipped":0,"InProgress":0,"Pending":1}"#,
     };
     let mut message = json!({
@@ -561,10 +667,9 @@ fn codedeploy_trigger(deployment_id: &str, status: &str, error: Option<&str>) ->
         "status": status,
         "deploymentOverview": overview,
     });
-    if let Some(error) = error {
-        message["errorInformation"] = json!(
-            json!({"ErrorCode": "LIFECYCLE_EVENT_FAILED", "ErrorMessage": error}).to_string()
-        );
+    if let Some((code, text)) = error {
+        message["errorInformation"] =
+            json!(json!({"ErrorCode": code, "ErrorMessage": text}).to_string());
     }
     let subject = format!("{status}: AWS CodeDeploy {deployment_id} in us-east-1 to {APPLICATION}");
     (subject, message.to_string())

@@ -76,9 +76,55 @@ pub fn render(payload: &Value) -> String {
     }
     lines
         .iter()
-        .map(|l| format!("{bar} {l}"))
+        .map(|l| format!("{bar} {}", plain(l)))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Slack's mrkdwn as it shows in the channel: links and dates by their labels, mentions with
+/// `@`, the emoji codes the functions use as emoji.
+fn plain(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('>') else {
+            out.push_str(&rest[start..]);
+            rest = "";
+            break;
+        };
+        let inner = &rest[start + 1..start + end];
+        let shown = match inner.split_once('|') {
+            Some((_, label)) => label.to_string(),
+            None => match inner.strip_prefix('!') {
+                Some(special) => format!("@{special}"),
+                None => inner.to_string(),
+            },
+        };
+        out.push_str(&shown);
+        rest = &rest[start + end + 1..];
+    }
+    out.push_str(rest);
+    for (code, emoji) in [
+        (":rocket:", "🚀"),
+        (":x:", "❌"),
+        (":white_check_mark:", "✅"),
+        (":hourglass_flowing_sand:", "⏳"),
+        (":warning:", "⚠️"),
+        (":rotating_light:", "🚨"),
+        (":leftwards_arrow_with_hook:", "↩️"),
+        (":rewind:", "⏪"),
+        (":octagonal_sign:", "🛑"),
+        (":information_source:", "ℹ️"),
+        (":large_green_circle:", "🟢"),
+        (":red_circle:", "🔴"),
+        (":grey_question:", "❔"),
+        (":arrows_counterclockwise:", "🔄"),
+        (":bell:", "🔔"),
+    ] {
+        out = out.replace(code, emoji);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -104,5 +150,9 @@ mod tests {
             "🟥 **Deployment failed**\n🟥 *Application* checkout   ·   *Status* FAILED\n🟥   us-east-1"
         );
         assert_eq!(render(&json!({"text": "only text"})), "│ only text");
+        assert_eq!(
+            plain("<!here> :x: <https://console|d-1> at <!date^1^{date}|05:00 UTC>"),
+            "@here ❌ d-1 at 05:00 UTC"
+        );
     }
 }

@@ -1,0 +1,50 @@
+//! `make demo` in every scenario, through the real binaries: what the ALB, CodeDeploy and Slack
+//! end up with is what the scenario promises.
+
+use rollout_bench::demo::{self, Scenario};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthy_release_validates_and_walks_the_canary_to_green() {
+    let (summary, timeline) = demo::run(Scenario::Healthy, true).await;
+    assert!(summary.as_expected(Scenario::Healthy), "{timeline}");
+    assert_eq!(summary.hook_status.as_deref(), Some("Succeeded"));
+    assert_eq!(summary.final_green_percent, 100.0);
+    assert_eq!(
+        summary.shift_statuses,
+        ["Shifted", "Shifted", "Completed"],
+        "{timeline}"
+    );
+    assert!(
+        timeline.contains("green ██░░"),
+        "the 10 % step is drawn:\n{timeline}"
+    );
+    let slack = summary.slack_messages.join("\n");
+    assert!(slack.contains("Deployment succeeded"), "{slack}");
+    assert!(slack.contains("Validation passed"), "{slack}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_green_fails_validation_and_stays_on_blue() {
+    let (summary, timeline) = demo::run(Scenario::Failing, true).await;
+    assert!(summary.as_expected(Scenario::Failing), "{timeline}");
+    assert_eq!(summary.hook_status.as_deref(), Some("Failed"));
+    assert_eq!(summary.final_green_percent, 0.0);
+    let slack = summary.slack_messages.join("\n");
+    assert!(slack.contains("Validation failed"), "{slack}");
+    assert!(slack.contains("below"), "the reason is shown:\n{slack}");
+    assert!(slack.contains("Deployment failed"), "{slack}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alarm_during_the_canary_rolls_back_to_blue() {
+    let (summary, timeline) = demo::run(Scenario::Alarm, true).await;
+    assert!(summary.as_expected(Scenario::Alarm), "{timeline}");
+    assert_eq!(
+        summary.shift_statuses,
+        ["Shifted", "RolledBack"],
+        "{timeline}"
+    );
+    let slack = summary.slack_messages.join("\n");
+    assert!(slack.contains("ALARM: checkout-green-5xx"), "{slack}");
+    assert!(slack.contains("rolled back"), "{slack}");
+}
