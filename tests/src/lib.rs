@@ -15,11 +15,13 @@
 //! Each bench owns its processes; they stop when it is dropped, so tests run in parallel.
 
 pub mod bench;
+pub mod demo;
 pub mod front;
 pub mod moto;
 pub mod proxy;
 pub mod runtime;
 pub mod slack;
+pub mod slack_text;
 pub mod target;
 pub mod world;
 

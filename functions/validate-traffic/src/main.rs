@@ -1,13 +1,35 @@
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+//! validate-traffic: the CodeDeploy lifecycle hook that sends test traffic to the green version,
+//! judges it against thresholds and always reports the verdict before its deadline.
+
+mod config;
+mod discovery;
+mod error;
+mod handler;
+mod probe;
+mod report;
+mod verdict;
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use rollout_kit::Env;
 use serde_json::Value;
 
-async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
-    tracing::info!(request_id = %event.context.request_id, "received");
-    Ok(event.payload)
-}
-
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> Result<(), lambda_runtime::Error> {
     rollout_kit::startup::init_logging();
-    lambda_runtime::run(service_fn(handler)).await
+    // Only the variables this function documents are read.
+    let values: Vec<(&str, String)> = config::VARS
+        .iter()
+        .filter_map(|var| std::env::var(var).ok().map(|value| (*var, value)))
+        .collect();
+    let env = Env::from_pairs(values.iter().map(|(var, value)| (*var, value.as_str())));
+    let sdk = rollout_kit::startup::load_aws_config().await;
+    let deps = handler::Deps::new(&env, &sdk);
+    if let Err(err) = &deps.setup {
+        // Not fatal: each invocation reports Failed with this reason instead of hanging the hook.
+        tracing::error!(error = %err, "invalid configuration");
+    }
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        handler::handler(&deps, event)
+    }))
+    .await
 }

@@ -1,0 +1,394 @@
+//! Where to send test traffic: CodeDeploy and ELBv2 lookups (thin adapters) and the pure
+//! decisions on their answers.
+
+use std::time::Duration;
+
+use aws_sdk_codedeploy::error::ProvideErrorMetadata;
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, TargetHealthDescription, TargetHealthStateEnum,
+};
+use reqwest::Url;
+use tokio::time::Instant;
+
+use crate::error::Error;
+
+const HEALTH_POLL: Duration = Duration::from_secs(2);
+
+/// What GetDeployment says.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeploymentFacts {
+    pub application: Option<String>,
+    pub group: Option<String>,
+    pub status: Option<String>,
+    pub compute_platform: Option<String>,
+}
+
+impl DeploymentFacts {
+    /// A deployment that already ended must not be probed: its hook only needs an answer.
+    pub fn finished_unsuccessfully(&self) -> bool {
+        matches!(self.status.as_deref(), Some("Stopped" | "Failed"))
+    }
+}
+
+/// Where the probe goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub url: Url,
+    pub listener_arn: Option<String>,
+    /// The target group the test listener forwards to: green during the hooks we serve.
+    pub green_target_group: Option<String>,
+    pub internal: bool,
+}
+
+pub async fn deployment(
+    codedeploy: &aws_sdk_codedeploy::Client,
+    deployment_id: &str,
+) -> Result<DeploymentFacts, Error> {
+    let output = codedeploy
+        .get_deployment()
+        .deployment_id(deployment_id)
+        .send()
+        .await
+        .map_err(|err| {
+            if err.code() == Some("DeploymentDoesNotExistException") {
+                Error::DeploymentNotFound(deployment_id.to_string())
+            } else {
+                aws_error("GetDeployment", &err)
+            }
+        })?;
+    let info = output.deployment_info();
+    Ok(DeploymentFacts {
+        application: info.and_then(|i| i.application_name()).map(String::from),
+        group: info
+            .and_then(|i| i.deployment_group_name())
+            .map(String::from),
+        status: info
+            .and_then(|i| i.status())
+            .map(|s| s.as_str().to_string()),
+        compute_platform: info
+            .and_then(|i| i.compute_platform())
+            .map(|p| p.as_str().to_string()),
+    })
+}
+
+/// GetDeploymentGroup → test listener → DescribeListeners → DescribeLoadBalancers.
+pub async fn discover(
+    codedeploy: &aws_sdk_codedeploy::Client,
+    elb: &aws_sdk_elasticloadbalancingv2::Client,
+    facts: &DeploymentFacts,
+) -> Result<Target, Error> {
+    let (Some(application), Some(group)) = (&facts.application, &facts.group) else {
+        return Err(Error::BadListener(
+            "the deployment names no application or deployment group".into(),
+        ));
+    };
+    let output = codedeploy
+        .get_deployment_group()
+        .application_name(application)
+        .deployment_group_name(group)
+        .send()
+        .await
+        .map_err(|err| aws_error("GetDeploymentGroup", &err))?;
+    let listener_arn = output
+        .deployment_group_info()
+        .and_then(|g| g.load_balancer_info())
+        .map(|lb| lb.target_group_pair_info_list())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|pair| pair.test_traffic_route())
+        .flat_map(|route| route.listener_arns())
+        .next()
+        .cloned()
+        .ok_or_else(|| Error::NoTestListener {
+            group: group.clone(),
+        })?;
+
+    let listeners = elb
+        .describe_listeners()
+        .listener_arns(&listener_arn)
+        .send()
+        .await
+        .map_err(|err| aws_error("DescribeListeners", &err))?;
+    let listener = listeners
+        .listeners()
+        .first()
+        .ok_or_else(|| Error::BadListener(format!("{listener_arn} not found")))?;
+    let port = listener
+        .port()
+        .ok_or_else(|| Error::BadListener(format!("{listener_arn} has no port")))?;
+    let protocol = listener
+        .protocol()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let lb_arn = listener
+        .load_balancer_arn()
+        .ok_or_else(|| Error::BadListener(format!("{listener_arn} has no load balancer")))?;
+    let green_target_group = forwarded_target_group(listener.default_actions());
+
+    let lbs = elb
+        .describe_load_balancers()
+        .load_balancer_arns(lb_arn)
+        .send()
+        .await
+        .map_err(|err| aws_error("DescribeLoadBalancers", &err))?;
+    let lb = lbs
+        .load_balancers()
+        .first()
+        .ok_or_else(|| Error::BadListener(format!("load balancer {lb_arn} not found")))?;
+    let dns = lb
+        .dns_name()
+        .ok_or_else(|| Error::BadListener(format!("load balancer {lb_arn} has no DNS name")))?;
+    let url = listener_url(&protocol, dns, port)?;
+    Ok(Target {
+        url,
+        listener_arn: Some(listener_arn),
+        green_target_group,
+        internal: lb.scheme().map(|s| s.as_str()) == Some("internal"),
+    })
+}
+
+/// `<protocol>://<dns>:<port>`; only HTTP(S) listeners can be probed.
+pub fn listener_url(protocol: &str, dns: &str, port: i32) -> Result<Url, Error> {
+    let scheme = match protocol {
+        "HTTP" => "http",
+        "HTTPS" => "https",
+        other => {
+            return Err(Error::BadListener(format!(
+                "protocol {other:?} cannot be probed over HTTP"
+            )));
+        }
+    };
+    Url::parse(&format!("{scheme}://{dns}:{port}"))
+        .map_err(|_| Error::BadListener(format!("{dns}:{port} is not a valid address")))
+}
+
+/// The green target group is the one the test listener forwards to. During
+/// `AfterAllowTestTraffic` and `BeforeAllowTraffic` CodeDeploy points the test listener at the
+/// replacement task set. We do not take "the second group of the pair": blue and green swap
+/// roles after every successful deployment, so the pair's order says nothing about which is new.
+/// With weighted forwarding the heaviest group wins; a tie gives no answer.
+pub fn forwarded_target_group(actions: &[Action]) -> Option<String> {
+    let forward = actions
+        .iter()
+        .find(|a| a.r#type() == Some(&ActionTypeEnum::Forward))?;
+    let weighted: Vec<(String, i32)> = forward
+        .forward_config()
+        .map(|c| c.target_groups())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|t| {
+            t.target_group_arn()
+                .map(|arn| (arn.to_string(), t.weight().unwrap_or(1)))
+        })
+        .collect();
+    if weighted.is_empty() {
+        return forward.target_group_arn().map(String::from);
+    }
+    let top = weighted.iter().map(|(_, w)| *w).max()?;
+    let mut heaviest = weighted.into_iter().filter(|(_, w)| *w == top);
+    let first = heaviest.next()?;
+    if heaviest.next().is_some() {
+        None
+    } else {
+        Some(first.0)
+    }
+}
+
+/// Waits, within `bound`, until every registered target of the group is healthy.
+pub async fn wait_until_healthy(
+    elb: &aws_sdk_elasticloadbalancingv2::Client,
+    target_group_arn: &str,
+    bound: Duration,
+) -> Result<(), Error> {
+    let started = Instant::now();
+    loop {
+        let health = match elb
+            .describe_target_health()
+            .target_group_arn(target_group_arn)
+            .send()
+            .await
+        {
+            Ok(output) => readiness(output.target_health_descriptions()),
+            // Transient lookup failures keep waiting; the bound still ends it.
+            Err(err) => Err(format!(
+                "DescribeTargetHealth failed: {}",
+                rollout_kit::sdk_error_summary(&err)
+            )),
+        };
+        let seen = match health {
+            Ok(()) => return Ok(()),
+            Err(seen) => seen,
+        };
+        let waited = started.elapsed();
+        if waited + HEALTH_POLL > bound {
+            return Err(Error::NotReady {
+                waited_ms: waited.as_millis() as u64,
+                health: seen,
+            });
+        }
+        tracing::info!(target_group = target_group_arn, health = %seen, "waiting for green targets");
+        tokio::time::sleep(HEALTH_POLL).await;
+    }
+}
+
+/// Ready when at least one target is registered and every non-draining one is healthy; the
+/// error text is the health seen, e.g. `10.0.1.5:80=unhealthy(Target.FailedHealthChecks)`.
+pub fn readiness(targets: &[TargetHealthDescription]) -> Result<(), String> {
+    let active: Vec<_> = targets
+        .iter()
+        .filter(|t| {
+            t.target_health().and_then(|h| h.state()) != Some(&TargetHealthStateEnum::Draining)
+        })
+        .collect();
+    if active.is_empty() {
+        return Err("no targets registered".into());
+    }
+    let healthy = |t: &&TargetHealthDescription| {
+        t.target_health().and_then(|h| h.state()) == Some(&TargetHealthStateEnum::Healthy)
+    };
+    if active.iter().all(healthy) {
+        return Ok(());
+    }
+    Err(active
+        .iter()
+        .take(10)
+        .map(|t| {
+            let id = t.target().and_then(|x| x.id()).unwrap_or("?");
+            let port = t
+                .target()
+                .and_then(|x| x.port())
+                .map(|p| format!(":{p}"))
+                .unwrap_or_default();
+            let health = t.target_health();
+            let state = health
+                .and_then(|h| h.state())
+                .map(|s| s.as_str())
+                .unwrap_or("unknown");
+            match health.and_then(|h| h.reason()) {
+                Some(reason) => format!("{id}{port}={state}({})", reason.as_str()),
+                None => format!("{id}{port}={state}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", "))
+}
+
+fn aws_error<E>(step: &'static str, err: &E) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error,
+{
+    Error::Aws {
+        step,
+        summary: rollout_kit::sdk_error_summary(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_elasticloadbalancingv2::types::{
+        ForwardActionConfig, TargetDescription, TargetGroupTuple, TargetHealth,
+        TargetHealthReasonEnum,
+    };
+
+    use super::*;
+
+    fn forward(groups: &[(&str, i32)]) -> Action {
+        Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .forward_config(
+                ForwardActionConfig::builder()
+                    .set_target_groups(Some(
+                        groups
+                            .iter()
+                            .map(|(arn, w)| {
+                                TargetGroupTuple::builder()
+                                    .target_group_arn(*arn)
+                                    .weight(*w)
+                                    .build()
+                            })
+                            .collect(),
+                    ))
+                    .build(),
+            )
+            .build()
+    }
+
+    fn target(id: &str, state: TargetHealthStateEnum) -> TargetHealthDescription {
+        TargetHealthDescription::builder()
+            .target(TargetDescription::builder().id(id).port(80).build())
+            .target_health(
+                TargetHealth::builder()
+                    .state(state)
+                    .reason(TargetHealthReasonEnum::FailedHealthChecks)
+                    .build(),
+            )
+            .build()
+    }
+
+    #[test]
+    fn url_from_listener() {
+        let url = listener_url("HTTP", "app-1.us-east-1.elb.amazonaws.com", 8080).unwrap();
+        assert_eq!(
+            url.as_str(),
+            "http://app-1.us-east-1.elb.amazonaws.com:8080/"
+        );
+        assert_eq!(listener_url("HTTPS", "lb", 443).unwrap().scheme(), "https");
+        assert!(matches!(
+            listener_url("TCP", "lb", 80),
+            Err(Error::BadListener(_))
+        ));
+    }
+
+    #[test]
+    fn green_is_what_the_test_listener_forwards_to() {
+        let plain = Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .target_group_arn("arn:tg/green")
+            .build();
+        assert_eq!(
+            forwarded_target_group(&[plain]).as_deref(),
+            Some("arn:tg/green")
+        );
+        assert_eq!(
+            forwarded_target_group(&[forward(&[("arn:tg/blue", 0), ("arn:tg/green", 1)])])
+                .as_deref(),
+            Some("arn:tg/green")
+        );
+        assert_eq!(
+            forwarded_target_group(&[forward(&[("arn:tg/blue", 5), ("arn:tg/green", 5)])]),
+            None
+        );
+        let fixed = Action::builder()
+            .r#type(ActionTypeEnum::FixedResponse)
+            .build();
+        assert_eq!(forwarded_target_group(&[fixed]), None);
+    }
+
+    #[test]
+    fn ready_only_when_all_active_targets_are_healthy() {
+        use TargetHealthStateEnum::*;
+        assert!(readiness(&[]).is_err());
+        assert!(readiness(&[target("10.0.0.1", Healthy), target("10.0.0.2", Draining)]).is_ok());
+        let seen =
+            readiness(&[target("10.0.0.1", Healthy), target("10.0.0.2", Unhealthy)]).unwrap_err();
+        assert!(
+            seen.contains("10.0.0.2:80=unhealthy(Target.FailedHealthChecks)"),
+            "{seen}"
+        );
+        assert!(readiness(&[target("10.0.0.3", Draining)]).is_err());
+    }
+
+    #[test]
+    fn finished_deployments_are_not_probed() {
+        let mut facts = DeploymentFacts::default();
+        for (status, finished) in [
+            ("Stopped", true),
+            ("Failed", true),
+            ("InProgress", false),
+            ("Succeeded", false),
+        ] {
+            facts.status = Some(status.into());
+            assert_eq!(facts.finished_unsuccessfully(), finished, "{status}");
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! The crate's one error type. Displays never carry a secret: header values and response bodies
+//! stay out, SDK errors are reduced to `Code: message`.
+
+use lambda_runtime::Diagnostic;
+use rollout_kit::{ConfigError, ErrorKind};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The payload is not a CodeDeploy hook event; nothing can be reported.
+    #[error("not a CodeDeploy lifecycle hook event: {0}")]
+    InvalidEvent(String),
+    /// CodeDeploy does not know the deployment; a report would be refused too.
+    #[error("deployment {0} does not exist")]
+    DeploymentNotFound(String),
+    /// Reported `Failed`; the invocation still ends in an error so the misconfiguration shows.
+    #[error("invalid configuration (reported Failed): {0}")]
+    InvalidConfig(#[from] ConfigError),
+    #[error("{step} failed: {summary}")]
+    Aws { step: &'static str, summary: String },
+    #[error(
+        "deployment group {group} has no test listener \
+         (loadBalancerInfo.targetGroupPairInfoList[].testTrafficRoute) and TARGET_URL is not set"
+    )]
+    NoTestListener { group: String },
+    #[error("the test listener cannot be used: {0}")]
+    BadListener(String),
+    #[error("green targets not healthy after {waited_ms} ms: {health}")]
+    NotReady { waited_ms: u64, health: String },
+    #[error("CodeDeploy rejected the hook status: {0}")]
+    ReportRejected(String),
+    #[error("the hook status could not be delivered before the deadline: {0}")]
+    ReportNotDelivered(String),
+}
+
+impl ErrorKind for Error {
+    fn kind(&self) -> &'static str {
+        match self {
+            Error::InvalidEvent(_) => "InvalidEvent",
+            Error::DeploymentNotFound(_) => "DeploymentNotFound",
+            Error::InvalidConfig(_) => "InvalidConfig",
+            Error::Aws { .. } => "AwsCallFailed",
+            Error::NoTestListener { .. } => "NoTestListener",
+            Error::BadListener(_) => "BadListener",
+            Error::NotReady { .. } => "GreenNotReady",
+            Error::ReportRejected(_) => "ReportRejected",
+            Error::ReportNotDelivered(_) => "ReportNotDelivered",
+        }
+    }
+}
+
+impl From<Error> for Diagnostic {
+    fn from(err: Error) -> Diagnostic {
+        rollout_kit::diagnostic(&err)
+    }
+}

@@ -1,0 +1,502 @@
+//! One hook invocation: assess green under a deadline guard, report exactly once, publish.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_config::SdkConfig;
+use aws_lambda_events::event::codedeploy::CodeDeployLifecycleEvent;
+use aws_sdk_codedeploy::config::retry::RetryConfig;
+use lambda_runtime::LambdaEvent;
+use rollout_kit::{ConfigError, Env, Outcome, RolloutDetail, RolloutEvent, ValidationDetail};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use crate::config::{self, Config};
+use crate::discovery::{self, DeploymentFacts, Target};
+use crate::error::Error;
+use crate::probe;
+use crate::report::{self, HookStatus};
+use crate::verdict::{self, Stats};
+
+/// Kept back from the deadline for the last report attempt and the runtime's answer.
+const FINAL_SLACK: Duration = Duration::from_millis(250);
+
+/// What a valid configuration gives: the settings and the HTTP client built from them.
+pub struct Setup {
+    pub config: Config,
+    pub http: reqwest::Client,
+}
+
+pub struct Deps {
+    /// A bad configuration is kept, not fatal: every invocation must still report `Failed`.
+    pub setup: Result<Arc<Setup>, ConfigError>,
+    pub deadline_margin: Duration,
+    pub codedeploy: aws_sdk_codedeploy::Client,
+    /// SDK retries off: [`report::report`] retries within the deadline itself.
+    pub reporter: aws_sdk_codedeploy::Client,
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub sns: aws_sdk_sns::Client,
+}
+
+impl Deps {
+    pub fn new(env: &Env, sdk: &SdkConfig) -> Deps {
+        let setup = Config::from_env(env).and_then(|config| {
+            let http = probe::build_client(&config)
+                .map_err(|_| ConfigError::new("TLS_VERIFY", "the HTTP client cannot be built"))?;
+            Ok(Arc::new(Setup { config, http }))
+        });
+        let deadline_margin = match &setup {
+            Ok(s) => s.config.deadline_margin,
+            Err(_) => config::deadline_margin(env),
+        };
+        let reporter = aws_sdk_codedeploy::Client::from_conf(
+            aws_sdk_codedeploy::config::Builder::from(sdk)
+                .retry_config(RetryConfig::disabled())
+                .build(),
+        );
+        Deps {
+            setup,
+            deadline_margin,
+            codedeploy: aws_sdk_codedeploy::Client::new(sdk),
+            reporter,
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
+            sns: aws_sdk_sns::Client::new(sdk),
+        }
+    }
+}
+
+/// The verdict to report and its evidence.
+#[derive(Debug, Clone)]
+pub struct Assessment {
+    pub status: HookStatus,
+    pub reason: Option<String>,
+    pub target: Option<String>,
+    pub stats: Option<Stats>,
+    pub facts: DeploymentFacts,
+}
+
+impl Assessment {
+    fn failed(reason: impl Into<String>, facts: DeploymentFacts) -> Self {
+        Assessment {
+            status: HookStatus::Failed,
+            reason: Some(reason.into()),
+            target: None,
+            stats: None,
+            facts,
+        }
+    }
+}
+
+/// The hook ids, both required and non-empty.
+pub fn parse_event(payload: Value) -> Result<CodeDeployLifecycleEvent, Error> {
+    // serde would also read a struct from a JSON array; only the object form is a hook event.
+    if !payload.is_object() {
+        return Err(Error::InvalidEvent(
+            "expected a JSON object with DeploymentId and LifecycleEventHookExecutionId".into(),
+        ));
+    }
+    let event: CodeDeployLifecycleEvent = serde_json::from_value(payload).map_err(|e| {
+        Error::InvalidEvent(format!(
+            "expected {{\"DeploymentId\", \"LifecycleEventHookExecutionId\"}}: {e}"
+        ))
+    })?;
+    if event.deployment_id.trim().is_empty() {
+        return Err(Error::InvalidEvent("DeploymentId is empty".into()));
+    }
+    if event.lifecycle_event_hook_execution_id.trim().is_empty() {
+        return Err(Error::InvalidEvent(
+            "LifecycleEventHookExecutionId is empty".into(),
+        ));
+    }
+    Ok(event)
+}
+
+pub async fn handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let (payload, context) = event.into_parts();
+    let hook = parse_event(payload)?;
+    let deployment_id = hook.deployment_id.as_str();
+    let deadline = instant_of(context.deadline);
+    let work_until = deadline
+        .checked_sub(deps.deadline_margin)
+        .unwrap_or_else(Instant::now);
+    let report_until = deadline.checked_sub(FINAL_SLACK).unwrap_or(deadline);
+    let started = Instant::now();
+    tracing::info!(
+        deployment_id,
+        request_id = %context.request_id,
+        time_left_ms = deadline.saturating_duration_since(started).as_millis() as u64,
+        "validating deployment"
+    );
+
+    let mut config_error = None;
+    let assessment = match &deps.setup {
+        Err(err) => {
+            tracing::error!(deployment_id, error = %err, "invalid configuration");
+            // ConfigError is not Clone; rebuild it for the invocation's error.
+            config_error = Some(ConfigError::new(&err.var, err.reason.clone()));
+            Assessment::failed(
+                format!("invalid configuration: {err}"),
+                DeploymentFacts::default(),
+            )
+        }
+        Ok(setup) => {
+            let phase = Arc::new(Mutex::new("starting"));
+            let work = assess(
+                setup.clone(),
+                deps.codedeploy.clone(),
+                deps.elb.clone(),
+                deployment_id.to_string(),
+                phase.clone(),
+            );
+            match guarded(work, work_until).await {
+                Guarded::Done(Ok(assessment)) => assessment,
+                Guarded::Done(Err(err)) => {
+                    tracing::error!(deployment_id, error = %err, "not reporting");
+                    return Err(err);
+                }
+                Guarded::Panicked => {
+                    Assessment::failed("the probe panicked", DeploymentFacts::default())
+                }
+                Guarded::DeadlineReached => {
+                    let phase = *phase.lock().unwrap_or_else(|p| p.into_inner());
+                    Assessment::failed(
+                        format!(
+                            "deadline guard: no verdict {} ms before the invocation deadline (while {phase})",
+                            deps.deadline_margin.as_millis()
+                        ),
+                        DeploymentFacts::default(),
+                    )
+                }
+            }
+        }
+    };
+
+    log_verdict(deployment_id, &assessment, started.elapsed());
+    let reported = report::report(
+        &deps.reporter,
+        deployment_id,
+        &hook.lifecycle_event_hook_execution_id,
+        assessment.status,
+        report_until,
+    )
+    .await;
+    match &reported {
+        Ok(how) => {
+            tracing::info!(
+                deployment_id,
+                status = assessment.status.as_str(),
+                report = how.as_str(),
+                "hook status reported"
+            )
+        }
+        Err(err) => {
+            tracing::error!(deployment_id, status = assessment.status.as_str(), error = %err, "hook status not reported")
+        }
+    }
+
+    if let Some(topic) = deps
+        .setup
+        .as_ref()
+        .ok()
+        .and_then(|s| s.config.topic_arn.as_deref())
+    {
+        let event = rollout_event(deployment_id, &assessment);
+        let publish = rollout_kit::publish::publish_rollout_event(&deps.sns, topic, &event);
+        let left = report_until.saturating_duration_since(Instant::now());
+        if tokio::time::timeout(left, publish).await.is_err() {
+            tracing::warn!(
+                deployment_id,
+                "rollout event not published before the deadline"
+            );
+        }
+    }
+
+    let reported = reported?;
+    if let Some(err) = config_error {
+        return Err(Error::InvalidConfig(err));
+    }
+    Ok(json!({
+        "deploymentId": deployment_id,
+        "status": assessment.status.as_str(),
+        "report": reported.as_str(),
+        "reason": assessment.reason,
+    }))
+}
+
+/// Everything that may take time, run in its own task. `Err` only when no report can be made.
+async fn assess(
+    setup: Arc<Setup>,
+    codedeploy: aws_sdk_codedeploy::Client,
+    elb: aws_sdk_elasticloadbalancingv2::Client,
+    deployment_id: String,
+    phase: Arc<Mutex<&'static str>>,
+) -> Result<Assessment, Error> {
+    let set_phase = |name: &'static str| *phase.lock().unwrap_or_else(|p| p.into_inner()) = name;
+    let config = &setup.config;
+
+    set_phase("looking up the deployment");
+    let facts = match discovery::deployment(&codedeploy, &deployment_id).await {
+        Ok(facts) => facts,
+        Err(err @ Error::DeploymentNotFound(_)) => return Err(err),
+        // With a configured URL the lookup only adds context.
+        Err(err) if config.target_url.is_some() => {
+            tracing::warn!(deployment_id, error = %err, "deployment lookup failed; probing TARGET_URL anyway");
+            DeploymentFacts::default()
+        }
+        Err(err) => {
+            return Ok(Assessment::failed(
+                err.to_string(),
+                DeploymentFacts::default(),
+            ));
+        }
+    };
+    if facts.finished_unsuccessfully() {
+        let status = facts.status.clone().unwrap_or_default();
+        return Ok(Assessment::failed(
+            format!("deployment is already {status}; not probing"),
+            facts,
+        ));
+    }
+
+    let target = match &config.target_url {
+        Some(url) => Target {
+            url: url.clone(),
+            listener_arn: None,
+            green_target_group: None,
+            internal: false,
+        },
+        None => {
+            set_phase("discovering the test listener");
+            match discovery::discover(&codedeploy, &elb, &facts).await {
+                Ok(target) => target,
+                Err(err) => return Ok(Assessment::failed(err.to_string(), facts)),
+            }
+        }
+    };
+    tracing::info!(
+        deployment_id,
+        target = %target.url,
+        listener = target.listener_arn.as_deref(),
+        green_target_group = target.green_target_group.as_deref(),
+        internal = target.internal,
+        "probe target"
+    );
+
+    if let Some(group) = &target.green_target_group
+        && !config.readiness_timeout.is_zero()
+    {
+        set_phase("waiting for green targets to be healthy");
+        if let Err(err) = discovery::wait_until_healthy(&elb, group, config.readiness_timeout).await
+        {
+            let mut failed = Assessment::failed(err.to_string(), facts);
+            failed.target = Some(target.url.to_string());
+            return Ok(failed);
+        }
+    }
+
+    set_phase("probing");
+    let samples = probe::run(&setup.http, &target.url, &config.probe, &config.expect).await;
+    let verdict = verdict::judge(&samples, &config.thresholds);
+    Ok(Assessment {
+        status: if verdict.passed {
+            HookStatus::Succeeded
+        } else {
+            HookStatus::Failed
+        },
+        reason: (!verdict.passed).then(|| verdict.reasons.join("; ")),
+        target: Some(target.url.to_string()),
+        stats: Some(verdict.stats),
+        facts,
+    })
+}
+
+#[derive(Debug)]
+pub enum Guarded<T> {
+    Done(T),
+    Panicked,
+    DeadlineReached,
+}
+
+/// Runs `work` in its own task so a panic is caught, and gives up on it at `until`.
+pub async fn guarded<T: Send + 'static>(
+    work: impl Future<Output = T> + Send + 'static,
+    until: Instant,
+) -> Guarded<T> {
+    let mut task = tokio::spawn(work);
+    tokio::select! {
+        joined = &mut task => match joined {
+            Ok(value) => Guarded::Done(value),
+            Err(_) => Guarded::Panicked,
+        },
+        _ = tokio::time::sleep_until(until) => {
+            task.abort();
+            Guarded::DeadlineReached
+        }
+    }
+}
+
+/// The invocation deadline (epoch milliseconds) on the monotonic clock.
+fn instant_of(deadline_ms: u64) -> Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default();
+    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+}
+
+/// The one line that carries the verdict and its evidence.
+fn log_verdict(deployment_id: &str, a: &Assessment, spent: Duration) {
+    let stats = a.stats.clone().unwrap_or_default();
+    tracing::info!(
+        deployment_id,
+        application = a.facts.application.as_deref(),
+        deployment_group = a.facts.deployment_group(),
+        verdict = a.status.as_str(),
+        reason = a.reason.as_deref(),
+        target = a.target.as_deref(),
+        requests = stats.requests,
+        passed = stats.passed,
+        failed = stats.failed,
+        outcomes = %stats.outcomes_text(),
+        p50_ms = stats.p50_ms,
+        p95_ms = stats.p95_ms,
+        p99_ms = stats.p99_ms,
+        max_ms = stats.max_ms,
+        failures = ?stats.failures,
+        spent_ms = spent.as_millis() as u64,
+        "verdict"
+    );
+}
+
+pub fn rollout_event(deployment_id: &str, a: &Assessment) -> RolloutEvent {
+    let stats = a.stats.clone().unwrap_or_default();
+    let (outcome, summary) = match a.status {
+        HookStatus::Succeeded => (
+            Outcome::Succeeded,
+            format!(
+                "Green passed validation for {deployment_id} ({}/{} requests)",
+                stats.passed, stats.requests
+            ),
+        ),
+        HookStatus::Failed => (
+            Outcome::Failed,
+            format!("Green failed validation for {deployment_id}"),
+        ),
+    };
+    let detail = ValidationDetail {
+        deployment_id: deployment_id.to_string(),
+        application: a.facts.application.clone(),
+        deployment_group: a.facts.group.clone(),
+        hook_status: a.status.as_str().to_string(),
+        target: a.target.clone(),
+        requests: stats.requests,
+        passed: stats.passed,
+        failed: stats.failed,
+        p50_ms: stats.p50_ms,
+        p95_ms: stats.p95_ms,
+        p99_ms: stats.p99_ms,
+        max_ms: stats.max_ms,
+        failures: stats.failures,
+    };
+    let event = RolloutEvent::new(
+        "validate-traffic",
+        outcome,
+        summary,
+        RolloutDetail::Validation(detail),
+    );
+    match &a.reason {
+        Some(reason) => event.with_reason(reason.clone()),
+        None => event,
+    }
+}
+
+impl DeploymentFacts {
+    fn deployment_group(&self) -> Option<&str> {
+        self.group.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_need_both_ids() {
+        let ok = parse_event(json!({"DeploymentId": "d-1", "LifecycleEventHookExecutionId": "e"}));
+        assert_eq!(ok.unwrap().deployment_id, "d-1");
+        for bad in [
+            json!({}),
+            json!({"DeploymentId": "d-1"}),
+            json!({"DeploymentId": "", "LifecycleEventHookExecutionId": "e"}),
+            json!({"DeploymentId": "d-1", "LifecycleEventHookExecutionId": " "}),
+            json!({"DeploymentId": 5, "LifecycleEventHookExecutionId": "e"}),
+            json!("text"),
+            json!(["d-1", "e"]),
+        ] {
+            assert!(
+                matches!(parse_event(bad.clone()), Err(Error::InvalidEvent(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn guard_turns_a_panic_into_a_verdict() {
+        let until = Instant::now() + Duration::from_secs(5);
+        let outcome = guarded(
+            async move {
+                if until > Instant::now() {
+                    panic!("probe bug");
+                }
+                1
+            },
+            until,
+        )
+        .await;
+        assert!(matches!(outcome, Guarded::Panicked), "{outcome:?}");
+    }
+
+    #[tokio::test]
+    async fn guard_stops_slow_work_at_the_deadline() {
+        let started = Instant::now();
+        let outcome = guarded(
+            tokio::time::sleep(Duration::from_secs(30)),
+            started + Duration::from_millis(50),
+        )
+        .await;
+        assert!(matches!(outcome, Guarded::DeadlineReached));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let done = guarded(async { 7 }, Instant::now() + Duration::from_secs(1)).await;
+        assert!(matches!(done, Guarded::Done(7)));
+    }
+
+    #[test]
+    fn rollout_event_carries_the_evidence() {
+        let a = Assessment {
+            status: HookStatus::Failed,
+            reason: Some("p95 latency 900 ms is over 200 ms".into()),
+            target: Some("http://lb:8080/".into()),
+            stats: Some(Stats {
+                requests: 20,
+                passed: 20,
+                p95_ms: Some(900),
+                ..Stats::default()
+            }),
+            facts: DeploymentFacts {
+                application: Some("app".into()),
+                group: Some("group".into()),
+                ..DeploymentFacts::default()
+            },
+        };
+        let event = rollout_event("d-1", &a);
+        assert_eq!(event.outcome, Outcome::Failed);
+        assert!(event.reason.as_deref().unwrap_or("").contains("p95"));
+        let RolloutDetail::Validation(detail) = event.detail else {
+            panic!("not a validation event")
+        };
+        assert_eq!(detail.hook_status, "Failed");
+        assert_eq!(detail.p95_ms, Some(900));
+        assert_eq!(detail.deployment_group.as_deref(), Some("group"));
+    }
+}

@@ -1,0 +1,162 @@
+//! The HTTP side: sends the test traffic and turns each answer into a [`Sample`].
+//! Judging happens in [`crate::verdict`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Client, Url};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::config::{Config, ProbeSpec};
+use crate::verdict::{Expectations, Sample, SampleResult, classify};
+
+/// Bodies are read up to this size for the body checks.
+const BODY_LIMIT: usize = 256 * 1024;
+
+/// One client per container. It keeps reqwest's system-proxy support (`HTTP_PROXY`,
+/// `HTTPS_PROXY`, `NO_PROXY`), so a forward proxy can reach a test listener. Redirects are not
+/// followed: the probe judges the status the listener returns.
+pub fn build_client(config: &Config) -> Result<Client, reqwest::Error> {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(config.probe.timeout)
+        .tls_danger_accept_invalid_certs(!config.tls_verify)
+        .user_agent(concat!(
+            "rollout-lambdas-validate-traffic/",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .build()
+}
+
+/// Warm-up requests first (not counted), then the counted ones.
+pub async fn run(
+    client: &Client,
+    base: &Url,
+    spec: &ProbeSpec,
+    expect: &Expectations,
+) -> Vec<Sample> {
+    if spec.warmup > 0 {
+        let warmup = send_all(client, base, spec, expect, spec.warmup).await;
+        let passed = warmup
+            .iter()
+            .filter(|s| matches!(s.result, SampleResult::Passed { .. }))
+            .count();
+        tracing::debug!(requests = warmup.len(), passed, "warm-up done");
+    }
+    send_all(client, base, spec, expect, spec.requests).await
+}
+
+async fn send_all(
+    client: &Client,
+    base: &Url,
+    spec: &ProbeSpec,
+    expect: &Expectations,
+    count: u32,
+) -> Vec<Sample> {
+    let permits = Arc::new(Semaphore::new(spec.concurrency as usize));
+    let mut tasks = JoinSet::new();
+    for i in 0..count as usize {
+        let path = spec.paths[i % spec.paths.len()].clone();
+        let url = join(base, &path);
+        let request = client
+            .request(spec.method.clone(), url)
+            .headers(spec.headers.clone())
+            .timeout(spec.timeout);
+        let permits = permits.clone();
+        let expect = expect.clone();
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let started = Instant::now();
+            let result = match request.send().await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    match read_body(response).await {
+                        Ok(body) => classify(status, &body, &expect),
+                        Err(err) => transport_failure(&err),
+                    }
+                }
+                Err(err) => transport_failure(&err),
+            };
+            Sample {
+                path,
+                latency: started.elapsed(),
+                result,
+            }
+        });
+    }
+    let mut samples = Vec::with_capacity(count as usize);
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(sample) => samples.push(sample),
+            // A request task cannot panic on its own input; count it as a failure if it does.
+            Err(_) => samples.push(Sample {
+                path: String::new(),
+                latency: Duration::ZERO,
+                result: SampleResult::TransportError {
+                    kind: "internal",
+                    detail: "request task failed".into(),
+                },
+            }),
+        }
+    }
+    samples
+}
+
+/// `base` has no path of its own in discovery; a configured one is kept as a prefix.
+pub fn join(base: &Url, path: &str) -> String {
+    format!("{}{}", base.as_str().trim_end_matches('/'), path)
+}
+
+async fn read_body(mut response: reqwest::Response) -> Result<String, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = BODY_LIMIT.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= BODY_LIMIT {
+            break;
+        }
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+fn transport_failure(err: &reqwest::Error) -> SampleResult {
+    if err.is_timeout() {
+        return SampleResult::Timeout;
+    }
+    let detail = innermost(err);
+    if err.is_connect() {
+        return SampleResult::ConnectFailed { detail };
+    }
+    let kind = if err.is_body() || err.is_decode() {
+        "body_error"
+    } else if err.is_request() {
+        "request_error"
+    } else {
+        "transport_error"
+    };
+    SampleResult::TransportError { kind, detail }
+}
+
+/// The root cause, short: reqwest's own text names the URL, the root cause says what happened.
+fn innermost(err: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string().chars().take(120).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_keeps_base_prefix() {
+        let base = Url::parse("http://lb.example.com:8080").unwrap();
+        assert_eq!(join(&base, "/health"), "http://lb.example.com:8080/health");
+        let prefixed = Url::parse("https://host/app/").unwrap();
+        assert_eq!(join(&prefixed, "/v?x=1"), "https://host/app/v?x=1");
+    }
+}

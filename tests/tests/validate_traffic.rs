@@ -1,0 +1,641 @@
+//! validate-traffic on the bench: the real binary under the Runtime API, moto behind the AWS
+//! front, and local HTTP services playing green. Every test asserts on what reached the bench:
+//! the hook statuses the CodeDeploy fake accepted, the requests green received, the SNS messages.
+
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, TargetDescription};
+use rollout_bench::world::{ReleaseWorld, TEST_PORT};
+use rollout_bench::{
+    Behavior, Bench, Fault, ForwardProxy, HookReport, HttpTarget, InvokeOutcome, LambdaFn,
+    events_in,
+};
+use rollout_kit::{RolloutDetail, RolloutEvent};
+use serde_json::{Value, json};
+
+const FUNCTION: &str = "validate-traffic";
+const PUT: &str = "PutLifecycleEventHookExecutionStatus";
+
+fn hook(deployment_id: &str, execution_id: &str) -> Value {
+    json!({ "DeploymentId": deployment_id, "LifecycleEventHookExecutionId": execution_id })
+}
+
+/// A Lambda-platform deployment: no load balancer, so the hook needs `TARGET_URL`.
+async fn plain_deployment(config: &SdkConfig, name: &str) -> String {
+    let codedeploy = aws_sdk_codedeploy::Client::new(config);
+    codedeploy
+        .create_application()
+        .application_name(name)
+        .compute_platform(aws_sdk_codedeploy::types::ComputePlatform::Lambda)
+        .send()
+        .await
+        .expect("create application");
+    codedeploy
+        .create_deployment_group()
+        .application_name(name)
+        .deployment_group_name(format!("{name}-group"))
+        .service_role_arn("arn:aws:iam::123456789012:role/codedeploy")
+        .send()
+        .await
+        .expect("create deployment group");
+    codedeploy
+        .create_deployment()
+        .application_name(name)
+        .deployment_group_name(format!("{name}-group"))
+        .send()
+        .await
+        .expect("create deployment")
+        .deployment_id
+        .expect("deployment id")
+}
+
+fn reports_for(bench: &Bench, deployment_id: &str) -> Vec<HookReport> {
+    bench
+        .front
+        .hook_reports()
+        .into_iter()
+        .filter(|r| r.deployment_id == deployment_id)
+        .collect()
+}
+
+/// The fields of the last log line with this message.
+fn log_fields(function: &LambdaFn, message: &str) -> Value {
+    function
+        .log_records()
+        .into_iter()
+        .rev()
+        .map(|r| r.get("fields").cloned().unwrap_or(r))
+        .find(|f| f.get("message").and_then(Value::as_str) == Some(message))
+        .unwrap_or_else(|| panic!("no {message:?} log line in:\n{}", function.logs()))
+}
+
+fn reason(function: &LambdaFn) -> String {
+    log_fields(function, "verdict")["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+type Case = (
+    &'static str,
+    Behavior,
+    Vec<(&'static str, &'static str)>,
+    &'static str,
+);
+
+/// A port nothing listens on.
+async fn closed_port() -> u16 {
+    let listener = rollout_bench::bind_local().await;
+    listener.local_addr().expect("addr").port()
+}
+
+#[tokio::test]
+async fn healthy_green_is_reported_succeeded_once() {
+    let bench = Bench::start().await;
+    let config = bench.sdk_config().await;
+    let deployment = plain_deployment(&config, "healthy").await;
+    let green = HttpTarget::start_with(Behavior::ok(r#"{"status":"ok","version":"2"}"#)).await;
+    let url = green.url();
+    let function = LambdaFn::start(
+        FUNCTION,
+        &bench,
+        &[
+            ("TARGET_URL", &url),
+            ("PROBE_PATHS", "/health,/version"),
+            ("PROBE_HEADERS", "Host: shop.example.com; X-Probe: 1"),
+            ("PROBE_REQUESTS", "10"),
+            ("WARMUP_REQUESTS", "2"),
+            ("BODY_CONTAINS", "\"status\":\"ok\""),
+            ("BODY_REGEX", "\"version\":\"[0-9]+\""),
+            ("MAX_P95_MS", "2000"),
+        ],
+    )
+    .await;
+
+    let invocation = function.invoke(hook(&deployment, "exec-healthy")).await;
+    assert!(
+        invocation.is_ok(),
+        "{:?}\n{}",
+        invocation.outcome,
+        function.logs()
+    );
+    assert_eq!(
+        bench.front.hook_reports(),
+        vec![HookReport {
+            deployment_id: deployment.clone(),
+            execution_id: "exec-healthy".into(),
+            status: "Succeeded".into(),
+        }]
+    );
+    let requests = green.requests();
+    assert_eq!(requests.len(), 12, "2 warm-up + 10 counted");
+    assert!(requests.iter().all(|r| r.method == "GET"));
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.header("host") == Some("shop.example.com")
+                && r.header("x-probe") == Some("1"))
+    );
+    assert!(requests.iter().any(|r| r.path == "/health"));
+    assert!(requests.iter().any(|r| r.path == "/version"));
+
+    let verdict = log_fields(&function, "verdict");
+    assert_eq!(verdict["verdict"], "Succeeded");
+    assert_eq!(verdict["requests"], 10);
+    assert_eq!(verdict["passed"], 10);
+    assert!(verdict["p95_ms"].is_u64(), "{verdict}");
+    // The whole event never reaches the logs at INFO; the execution id is opaque but private.
+    assert!(!function.logs().contains("exec-healthy"));
+}
+
+#[tokio::test]
+async fn unhealthy_green_is_reported_failed_with_its_reason() {
+    let bench = Bench::start().await;
+    let config = bench.sdk_config().await;
+    let green = HttpTarget::start().await;
+    let url = green.url();
+    // (name, green's behaviour, extra configuration, expected reason)
+    let cases: Vec<Case> = vec![
+        (
+            "server-error",
+            Behavior::status(503, "upstream connect error"),
+            vec![],
+            "success ratio",
+        ),
+        (
+            "slow",
+            Behavior::slow(200, "ok", Duration::from_millis(300)),
+            vec![("MAX_P95_MS", "100")],
+            "p95 latency",
+        ),
+        (
+            "wrong-body",
+            Behavior::ok(r#"{"version":"1"}"#),
+            vec![("BODY_CONTAINS", r#""version":"2""#)],
+            "success ratio",
+        ),
+        ("reset", Behavior::Reset, vec![], "success ratio"),
+        ("garbage", Behavior::Garbage, vec![], "success ratio"),
+    ];
+    for (name, behavior, extra, expected_reason) in cases {
+        let deployment = plain_deployment(&config, name).await;
+        green.set(behavior);
+        let mut env = vec![
+            ("TARGET_URL", url.as_str()),
+            ("PROBE_REQUESTS", "6"),
+            ("PROBE_TIMEOUT_MS", "3000"),
+        ];
+        env.extend(extra);
+        let function = LambdaFn::start(FUNCTION, &bench, &env).await;
+        let invocation = function.invoke(hook(&deployment, name)).await;
+        assert!(invocation.is_ok(), "{name}: {:?}", invocation.outcome);
+        let reports = reports_for(&bench, &deployment);
+        assert_eq!(reports.len(), 1, "{name}");
+        assert_eq!(reports[0].status, "Failed", "{name}");
+        let why = reason(&function);
+        assert!(why.contains(expected_reason), "{name}: {why}");
+        let verdict = log_fields(&function, "verdict");
+        assert_eq!(verdict["requests"], 6, "{name}: {verdict}");
+        if name == "server-error" {
+            // The evidence names the status and quotes the body.
+            let failures = verdict["failures"].to_string();
+            assert!(
+                failures.contains("503") && failures.contains("upstream connect error"),
+                "{failures}"
+            );
+        }
+    }
+    assert_eq!(bench.front.hook_reports().len(), 5);
+}
+
+#[tokio::test]
+async fn connection_refused_is_reported_failed() {
+    let bench = Bench::start().await;
+    let config = bench.sdk_config().await;
+    let deployment = plain_deployment(&config, "refused").await;
+    let url = format!("http://127.0.0.1:{}", closed_port().await);
+    let function = LambdaFn::start(
+        FUNCTION,
+        &bench,
+        &[("TARGET_URL", &url), ("PROBE_REQUESTS", "4")],
+    )
+    .await;
+    let invocation = function.invoke(hook(&deployment, "exec-refused")).await;
+    assert!(invocation.is_ok(), "{:?}", invocation.outcome);
+    let reports = reports_for(&bench, &deployment);
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].status, "Failed");
+    let verdict = log_fields(&function, "verdict");
+    assert_eq!(verdict["outcomes"], "connect_failed=4", "{verdict}");
+}
+
+#[tokio::test]
+async fn green_that_never_answers_is_failed_before_the_deadline() {
+    let bench = Bench::start().await;
+    let config = bench.sdk_config().await;
+    let deployment = plain_deployment(&config, "hang").await;
+    let green = HttpTarget::start_with(Behavior::Hang).await;
+    let url = green.url();
+    let function = LambdaFn::start(
+        FUNCTION,
+        &bench,
+        &[
+            ("TARGET_URL", &url),
+            ("PROBE_TIMEOUT_MS", "60000"),
+            ("DEADLINE_MARGIN_MS", "1500"),
+        ],
+    )
+    .await;
+    let timeout = Duration::from_secs(4);
+    let invocation = function
+        .invoke_with_timeout(hook(&deployment, "exec-hang"), timeout)
+        .await;
+    // The function answered by itself, before Lambda would have stopped it.
+    assert!(
+        invocation.is_ok(),
+        "{:?}\n{}",
+        invocation.outcome,
+        function.logs()
+    );
+    assert!(invocation.elapsed < timeout, "{:?}", invocation.elapsed);
+    let reports = reports_for(&bench, &deployment);
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].status, "Failed");
+    assert!(green.request_count() > 0, "the probe was under way");
+    assert!(
+        reason(&function).contains("deadline guard"),
+        "{}",
+        reason(&function)
+    );
+}
+
+/// CodeDeploy's AllowTestTraffic: the test listener now forwards to green.
+async fn allow_test_traffic(config: &SdkConfig, world: &ReleaseWorld) {
+    aws_sdk_elasticloadbalancingv2::Client::new(config)
+        .modify_listener()
+        .listener_arn(&world.test_listener_arn)
+        .default_actions(
+            Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .target_group_arn(&world.green_target_group_arn)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("modify test listener");
+}
+
+#[tokio::test]
+async fn test_listener_is_discovered_and_green_probed_through_it() {
+    let bench = Bench::start().await;
+    let config = bench.sdk_config().await;
+    let world = ReleaseWorld::create(&config).await;
+    allow_test_traffic(&config, &world).await;
+    let deployment = world.create_deployment(&config).await;
+
+    let green = HttpTarget::start_with(Behavior::ok("green v2")).await;
+    let blue = HttpTarget::start_with(Behavior::ok("blue v1")).await;
+    let proxy = ForwardProxy::start().await;
+    let test_authority = format!("{}:{TEST_PORT}", world.load_balancer_dns);
+    proxy.route(&test_authority, green.addr());
+    proxy.route(&world.load_balancer_dns, blue.addr());
+    let proxy_url = proxy.url();
+    let function = LambdaFn::start(
+        FUNCTION,
+        &bench,
+        &[
+            ("HTTP_PROXY", &proxy_url),
+            // The AWS SDK honours the proxy variables too; its endpoint here is local.
+            ("NO_PROXY", "127.0.0.1,localhost"),
+            ("PROBE_REQUESTS", "8"),
+            ("BODY_CONTAINS", "v2"),
+            ("READINESS_TIMEOUT_MS", "5000"),
+            ("NOTIFICATION_TOPIC_ARN", &world.topic_arn),
+        ],
+    )
+    .await;
+    let invocation = function.invoke(hook(&deployment, "exec-discovered")).await;
+    assert!(
+        invocation.is_ok(),
+        "{:?}\n{}",
+        invocation.outcome,
+        function.logs()
+    );
+
+    let reports = reports_for(&bench, &deployment);
+    assert_eq!(reports.len(), 1, "{}", function.logs());
+    assert_eq!(reports[0].status, "Succeeded", "{}", reason(&function));
+    assert_eq!(green.request_count(), 8);
+    assert_eq!(blue.request_count(), 0);
+    assert!(
+        proxy.seen().iter().all(|a| *a == test_authority),
+        "{:?}",
+        proxy.seen()
+    );
+    for op in [
+        "GetDeployment",
+        "GetDeploymentGroup",
+        "DescribeListeners",
+        "DescribeLoadBalancers",
+        "DescribeTargetHealth",
+    ] {
+        assert!(bench.front.count(op) >= 1, "{op} not called");
+    }
+    let probe = log_fields(&function, "probe target");
+    assert_eq!(
+        probe["green_target_group"].as_str(),
+        Some(world.green_target_group_arn.as_str())
+    );
+
+    let published: Vec<RolloutEvent> = bench
+        .front
+        .sns_messages()
+        .iter()
+        .filter(|m| m.topic_arn == world.topic_arn)
+        .filter_map(|m| RolloutEvent::parse(&m.message))
+        .collect();
+    assert_eq!(published.len(), 1);
+    let RolloutDetail::Validation(detail) = &published[0].detail else {
+        panic!("not a validation event: {:?}", published[0]);
+    };
+    assert_eq!(detail.deployment_id, deployment);
+    assert_eq!(detail.hook_status, "Succeeded");
+    assert_eq!((detail.requests, detail.passed), (8, 8));
+    assert!(
+        detail
+            .target
+            .as_deref()
+            .is_some_and(|t| t.contains(&world.load_balancer_dns)),
+        "{detail:?}"
+    );
+}
+
+#[tokio::test]
+async fn green_without_healthy_targets_fails_the_readiness_gate() {
+    let bench = Bench::start().await;
+    let config = bench.sdk_config().await;
+    let world = ReleaseWorld::create(&config).await;
+    allow_test_traffic(&config, &world).await;
+    // moto reports every registered target healthy, so an empty group is the unready green.
+    aws_sdk_elasticloadbalancingv2::Client::new(&config)
+        .deregister_targets()
+        .target_group_arn(&world.green_target_group_arn)
+        .targets(
+            TargetDescription::builder()
+                .id("10.0.2.10")
+                .port(8000)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("deregister");
+    let deployment = world.create_deployment(&config).await;
+    let green = HttpTarget::start().await;
+    let proxy = ForwardProxy::start().await;
+    proxy.route(
+        &format!("{}:{TEST_PORT}", world.load_balancer_dns),
+        green.addr(),
+    );
+    let proxy_url = proxy.url();
+    let function = LambdaFn::start(
+        FUNCTION,
+        &bench,
+        &[
+            ("HTTP_PROXY", &proxy_url),
+            ("NO_PROXY", "127.0.0.1,localhost"),
+            ("READINESS_TIMEOUT_MS", "3000"),
+        ],
+    )
+    .await;
+    let invocation = function.invoke(hook(&deployment, "exec-unready")).await;
+    assert!(invocation.is_ok(), "{:?}", invocation.outcome);
+    let reports = reports_for(&bench, &deployment);
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].status, "Failed");
+    assert_eq!(green.request_count(), 0, "no probe before green is ready");
+    assert!(bench.front.count("DescribeTargetHealth") >= 1);
+    let why = reason(&function);
+    assert!(why.contains("no targets registered"), "{why}");
+}
+
+#[tokio::test]
+async fn no_test_listener_and_no_url_is_reported_failed() {
+    let bench = Bench::start().await;
+    let config = bench.sdk_config().await;
+    let deployment = plain_deployment(&config, "nolistener").await;
+    let function = LambdaFn::start(FUNCTION, &bench, &[]).await;
+    let invocation = function.invoke(hook(&deployment, "exec-nolistener")).await;
+    assert!(invocation.is_ok(), "{:?}", invocation.outcome);
+    let reports = reports_for(&bench, &deployment);
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].status, "Failed");
+    let why = reason(&function);
+    assert!(
+        why.contains("no test listener") && why.contains("TARGET_URL"),
+        "{why}"
+    );
+}
+
+#[tokio::test]
+async fn throttled_report_is_retried_and_recorded_once() {
+    let bench = Bench::start().await;
+    let config = bench.sdk_config().await;
+    let deployment = plain_deployment(&config, "throttled").await;
+    let green = HttpTarget::start().await;
+    let url = green.url();
+    bench
+        .front
+        .inject(Fault::throttle("codedeploy", PUT).times(1));
+    bench
+        .front
+        .inject(Fault::server_error("codedeploy", PUT).times(1));
+    let function = LambdaFn::start(
+        FUNCTION,
+        &bench,
+        &[("TARGET_URL", &url), ("PROBE_REQUESTS", "3")],
+    )
+    .await;
+    let invocation = function.invoke(hook(&deployment, "exec-throttled")).await;
+    assert!(
+        invocation.is_ok(),
+        "{:?}\n{}",
+        invocation.outcome,
+        function.logs()
+    );
+    assert_eq!(bench.front.count(PUT), 3, "throttled, 500, accepted");
+    let reports = reports_for(&bench, &deployment);
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].status, "Succeeded");
+}
+
+#[tokio::test]
+async fn already_completed_hook_is_success_without_a_second_report() {
+    let bench = Bench::start().await;
+    let config = bench.sdk_config().await;
+    let deployment = plain_deployment(&config, "retried").await;
+    let green = HttpTarget::start().await;
+    let url = green.url();
+    let function = LambdaFn::start(
+        FUNCTION,
+        &bench,
+        &[("TARGET_URL", &url), ("PROBE_REQUESTS", "2")],
+    )
+    .await;
+    let event = hook(&deployment, "exec-retried");
+    assert!(function.invoke(event.clone()).await.is_ok());
+    // Lambda's async retry of the same event.
+    let retry = function.invoke(event).await;
+    assert!(retry.is_ok(), "{:?}", retry.outcome);
+    assert_eq!(bench.front.count(PUT), 2);
+    assert_eq!(reports_for(&bench, &deployment).len(), 1);
+}
+
+#[tokio::test]
+async fn unknown_deployment_is_a_clear_error_without_a_report() {
+    let bench = Bench::start().await;
+    let green = HttpTarget::start().await;
+    let url = green.url();
+    let function = LambdaFn::start(FUNCTION, &bench, &[("TARGET_URL", &url)]).await;
+    let invocation = function.invoke(hook("d-NOTREAL01", "exec-unknown")).await;
+    let (error_type, message) = invocation.error();
+    assert_eq!(error_type, "DeploymentNotFound");
+    assert!(message.contains("d-NOTREAL01"), "{message}");
+    assert_eq!(bench.front.count(PUT), 0);
+    assert_eq!(green.request_count(), 0);
+}
+
+#[tokio::test]
+async fn malformed_events_are_clear_errors_and_never_reported() {
+    let bench = Bench::start().await;
+    let function = LambdaFn::start(FUNCTION, &bench, &[("TARGET_URL", "http://127.0.0.1:9")]).await;
+    for bad in [
+        json!({}),
+        json!({"DeploymentId": "", "LifecycleEventHookExecutionId": ""}),
+        json!({"DeploymentId": "d-ABC", "LifecycleEventHookExecutionId": "  "}),
+        json!({"deploymentId": "d-ABC", "lifecycleEventHookExecutionId": "e"}),
+        json!(["d-ABC", "e"]),
+    ] {
+        let invocation = function.invoke(bad.clone()).await;
+        let (error_type, message) = invocation.error();
+        assert_eq!(error_type, "InvalidEvent", "{bad}: {message}");
+        assert!(
+            message.contains("DeploymentId") || message.contains("LifecycleEventHookExecutionId"),
+            "{bad}: {message}"
+        );
+    }
+    let not_json = function
+        .invoke_raw("{not json".into(), Duration::from_secs(5))
+        .await;
+    assert!(
+        matches!(not_json.outcome, InvokeOutcome::Error { .. }),
+        "{:?}",
+        not_json.outcome
+    );
+    assert_eq!(bench.front.count(PUT), 0);
+    assert!(bench.front.hook_reports().is_empty());
+}
+
+#[tokio::test]
+async fn bad_configuration_still_reports_failed() {
+    let bench = Bench::start().await;
+    let config = bench.sdk_config().await;
+    let deployment = plain_deployment(&config, "badconfig").await;
+    let green = HttpTarget::start().await;
+    let url = green.url();
+    let function = LambdaFn::start(
+        FUNCTION,
+        &bench,
+        &[
+            ("TARGET_URL", &url),
+            ("PROBE_REQUESTS", "lots"),
+            ("PROBE_HEADERS", "Authorization: Bearer s3cret-token"),
+        ],
+    )
+    .await;
+    let invocation = function.invoke(hook(&deployment, "exec-badconfig")).await;
+    let (error_type, message) = invocation.error();
+    assert_eq!(error_type, "InvalidConfig");
+    assert!(message.contains("PROBE_REQUESTS"), "{message}");
+    let reports = reports_for(&bench, &deployment);
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].status, "Failed");
+    assert_eq!(green.request_count(), 0);
+    assert!(!function.logs().contains("s3cret-token"));
+}
+
+#[tokio::test]
+async fn every_sample_event_runs_through_the_binary() {
+    let bench = Bench::start().await;
+    let config = bench.sdk_config().await;
+    let green = HttpTarget::start().await;
+    let url = green.url();
+    let function = LambdaFn::start(
+        FUNCTION,
+        &bench,
+        &[("TARGET_URL", &url), ("PROBE_REQUESTS", "2")],
+    )
+    .await;
+    let samples = events_in(FUNCTION);
+    assert!(samples.len() >= 3);
+    for (index, (name, mut sample)) in samples.into_iter().enumerate() {
+        let execution_id = sample["LifecycleEventHookExecutionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: no execution id"))
+            .to_string();
+        // moto makes its own deployment ids; the sample's hook execution id is kept as is.
+        let deployment = plain_deployment(&config, &format!("sample{index}")).await;
+        sample["DeploymentId"] = json!(deployment);
+        let invocation = function.invoke(sample).await;
+        assert!(invocation.is_ok(), "{name}: {:?}", invocation.outcome);
+        assert_eq!(
+            reports_for(&bench, &deployment),
+            vec![HookReport {
+                deployment_id: deployment.clone(),
+                execution_id,
+                status: "Succeeded".into(),
+            }],
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failed_publish_never_changes_the_hook_status() {
+    let bench = Bench::start().await;
+    let config = bench.sdk_config().await;
+    let deployment = plain_deployment(&config, "nopublish").await;
+    let topic = aws_sdk_sns::Client::new(&config)
+        .create_topic()
+        .name("deployments")
+        .send()
+        .await
+        .expect("create topic")
+        .topic_arn
+        .expect("topic arn");
+    bench.front.inject(Fault::error(
+        "sns",
+        "Publish",
+        403,
+        "AuthorizationError",
+        "not allowed",
+    ));
+    let green = HttpTarget::start().await;
+    let url = green.url();
+    let function = LambdaFn::start(
+        FUNCTION,
+        &bench,
+        &[
+            ("TARGET_URL", &url),
+            ("PROBE_REQUESTS", "2"),
+            ("NOTIFICATION_TOPIC_ARN", &topic),
+        ],
+    )
+    .await;
+    let invocation = function.invoke(hook(&deployment, "exec-nopublish")).await;
+    assert!(invocation.is_ok(), "{:?}", invocation.outcome);
+    assert!(bench.front.count("Publish") >= 1);
+    let reports = reports_for(&bench, &deployment);
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].status, "Succeeded");
+}
