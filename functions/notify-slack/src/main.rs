@@ -1,13 +1,32 @@
-use lambda_runtime::{Error, LambdaEvent, service_fn};
-use serde_json::Value;
+//! notify-slack: SNS (CodeDeploy triggers, EventBridge, CloudWatch alarms, rollout events) →
+//! Slack, through a KMS-encrypted incoming webhook.
 
-async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
-    tracing::info!(request_id = %event.context.request_id, "received");
-    Ok(event.payload)
-}
+mod blocks;
+mod config;
+mod delivery;
+mod error;
+mod handler;
+mod message;
+mod render;
+mod secret;
+mod sns;
+mod status;
+mod time;
+mod webhook;
+
+use lambda_runtime::service_fn;
+use rollout_kit::Env;
+
+use crate::config::Config;
+use crate::handler::{Deps, handle};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> Result<(), lambda_runtime::Error> {
     rollout_kit::startup::init_logging();
-    lambda_runtime::run(service_fn(handler)).await
+    let config = Config::from_env(&Env::from_process()).inspect_err(|e| {
+        tracing::error!(error = %e, "invalid configuration");
+    })?;
+    let aws = rollout_kit::startup::load_aws_config().await;
+    let deps = Deps::new(config, &aws)?;
+    lambda_runtime::run(service_fn(|event| handle(&deps, event))).await
 }

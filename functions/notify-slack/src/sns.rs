@@ -1,0 +1,127 @@
+//! SNS records out of the invocation payload. The typed `SnsRecord` is tried first; a record it
+//! rejects (a field missing or malformed) is still read for what we need, so nothing is dropped
+//! because an attribute we never use is odd.
+
+use aws_lambda_events::event::sns::SnsRecord;
+use serde_json::Value;
+
+/// What notify-slack needs from one SNS record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    /// 1-based position in the event, for logs and errors.
+    pub index: usize,
+    pub message_id: String,
+    pub topic_arn: String,
+    pub subject: Option<String>,
+    /// Epoch seconds the message was published.
+    pub timestamp: Option<i64>,
+    pub message: String,
+}
+
+/// The payload is not an SNS event at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotSns(pub String);
+
+pub fn records(payload: &Value) -> Result<Vec<Envelope>, NotSns> {
+    let records = payload
+        .get("Records")
+        .ok_or_else(|| NotSns("the event has no Records array".into()))?
+        .as_array()
+        .ok_or_else(|| NotSns("Records is not an array".into()))?;
+    if records.is_empty() {
+        return Err(NotSns("Records is empty".into()));
+    }
+    records
+        .iter()
+        .enumerate()
+        .map(|(i, record)| envelope(i + 1, record))
+        .collect()
+}
+
+fn envelope(index: usize, record: &Value) -> Result<Envelope, NotSns> {
+    if let Ok(typed) = serde_json::from_value::<SnsRecord>(record.clone()) {
+        let sns = typed.sns;
+        return Ok(Envelope {
+            index,
+            message_id: sns.message_id,
+            topic_arn: sns.topic_arn,
+            subject: sns.subject.filter(|s| !s.trim().is_empty()),
+            timestamp: Some(sns.timestamp.timestamp()),
+            message: sns.message,
+        });
+    }
+    let sns = record
+        .get("Sns")
+        .filter(|s| s.is_object())
+        .ok_or_else(|| NotSns(format!("record {index} has no Sns object")))?;
+    let text = |key: &str| sns.get(key).and_then(Value::as_str).map(str::to_string);
+    let message = match sns.get("Message") {
+        Some(Value::String(s)) => s.clone(),
+        // Not what SNS sends, but a message is a message: keep it as JSON text.
+        Some(other) if !other.is_null() => other.to_string(),
+        _ => return Err(NotSns(format!("record {index} has no Sns.Message"))),
+    };
+    Ok(Envelope {
+        index,
+        message_id: text("MessageId").unwrap_or_default(),
+        topic_arn: text("TopicArn").unwrap_or_default(),
+        subject: text("Subject").filter(|s| !s.trim().is_empty()),
+        timestamp: sns.get("Timestamp").and_then(crate::time::parse_time),
+        message,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn full_record(message: &str) -> Value {
+        json!({
+            "EventSource": "aws:sns",
+            "EventVersion": "1.0",
+            "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:topic:sub",
+            "Sns": {
+                "Type": "Notification",
+                "MessageId": "m-1",
+                "TopicArn": "arn:aws:sns:us-east-1:123456789012:topic",
+                "Subject": null,
+                "Message": message,
+                "Timestamp": "2022-10-14T08:38:46.123Z",
+                "SignatureVersion": "1",
+                "Signature": "sig",
+                "SigningCertUrl": "https://sns.example/cert.pem",
+                "UnsubscribeUrl": "https://sns.example/unsub",
+                "MessageAttributes": {}
+            }
+        })
+    }
+
+    #[test]
+    fn every_record_in_order() {
+        let event = json!({"Records": [full_record("one"), full_record("two")]});
+        let all = records(&event).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!((all[0].index, all[0].message.as_str()), (1, "one"));
+        assert_eq!(all[1].message, "two");
+        assert_eq!(all[0].timestamp, Some(1_665_736_726));
+        assert_eq!(all[0].subject, None);
+    }
+
+    #[test]
+    fn a_record_missing_unused_fields_is_still_read() {
+        let event = json!({"Records": [{"Sns": {"MessageId": "m-2", "Message": "hello"}}]});
+        let all = records(&event).unwrap();
+        assert_eq!(all[0].message, "hello");
+        assert_eq!(all[0].message_id, "m-2");
+    }
+
+    #[test]
+    fn not_sns_is_a_clear_error() {
+        assert!(records(&json!({"ping": 1})).is_err());
+        assert!(records(&json!({"Records": []})).is_err());
+        let err = records(&json!({"Records": [{"Sns": {}}]})).unwrap_err();
+        assert!(err.0.contains("record 1"), "{err}");
+    }
+}
