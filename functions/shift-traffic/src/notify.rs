@@ -1,0 +1,151 @@
+//! Rollout events for the notifications topic, one per step. Best effort: a notification never
+//! changes what a step does.
+
+use rollout_kit::{Outcome, RolloutDetail, RolloutEvent, ShiftDetail};
+
+use crate::spec::Spec;
+
+pub const SOURCE: &str = "shift-traffic";
+
+pub struct Notifier {
+    sns: aws_sdk_sns::Client,
+    topic_arn: String,
+}
+
+impl Notifier {
+    pub fn new(sns: aws_sdk_sns::Client, topic_arn: String) -> Self {
+        Self { sns, topic_arn }
+    }
+
+    pub async fn publish(&self, event: &RolloutEvent) {
+        // Failures are logged inside; the step's outcome stands either way.
+        let _ =
+            rollout_kit::publish::publish_rollout_event(&self.sns, &self.topic_arn, event).await;
+    }
+}
+
+/// What one step did, for the event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepReport {
+    /// `Shifted`, `Completed`, `RolledBack`, `Drift`.
+    pub status: &'static str,
+    /// 1-based step number; `total_steps + 1` is the check after the bake.
+    pub step: u32,
+    pub total_steps: u32,
+    pub green_percent: f64,
+    pub next_wait_seconds: Option<u64>,
+    pub reason: Option<String>,
+}
+
+pub fn event(spec: &Spec, report: &StepReport) -> RolloutEvent {
+    let (outcome, summary) = match report.status {
+        "Completed" => (
+            Outcome::Succeeded,
+            format!("all traffic on green, rollout complete on {}", short(spec)),
+        ),
+        "RolledBack" => (
+            Outcome::RolledBack,
+            format!("rolled back to blue on {}", short(spec)),
+        ),
+        "Drift" => (
+            Outcome::Failed,
+            format!(
+                "stopped: weights changed by someone else on {}",
+                short(spec)
+            ),
+        ),
+        _ => (
+            Outcome::InProgress,
+            format!(
+                "{} % to green (step {} of {}) on {}",
+                report.green_percent,
+                report.step.min(report.total_steps),
+                report.total_steps,
+                short(spec)
+            ),
+        ),
+    };
+    let event = RolloutEvent::new(
+        SOURCE,
+        outcome,
+        summary,
+        RolloutDetail::Shift(ShiftDetail {
+            target_arn: spec.target.arn().to_string(),
+            blue_target_group: spec.blue.clone(),
+            green_target_group: spec.green.clone(),
+            strategy: spec.strategy_name.clone(),
+            step: report.step,
+            total_steps: report.total_steps,
+            green_percent: report.green_percent,
+            status: report.status.to_string(),
+            next_wait_seconds: report.next_wait_seconds,
+        }),
+    );
+    match &report.reason {
+        Some(reason) => event.with_reason(reason.clone()),
+        None => event,
+    }
+}
+
+/// `app/web/50dc6c495c0c9188/…` of a listener or rule ARN: what people recognise.
+fn short(spec: &Spec) -> &str {
+    let arn = spec.target.arn();
+    arn.split_once(":listener-rule/")
+        .or_else(|| arn.split_once(":listener/"))
+        .map(|(_, rest)| rest)
+        .unwrap_or(arn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn events_follow_the_shared_schema() {
+        let (_, spec) = crate::spec::parse(json!({
+            "action": "start",
+            "listener_arn": "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/web/1/2",
+            "blue_target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/b/1",
+            "green_target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/g/2",
+            "strategy": "Canary10Percent5Minutes"
+        }))
+        .unwrap();
+        let shifted = event(
+            &spec,
+            &StepReport {
+                status: "Shifted",
+                step: 1,
+                total_steps: 2,
+                green_percent: 10.0,
+                next_wait_seconds: Some(300),
+                reason: None,
+            },
+        );
+        assert_eq!(shifted.outcome, Outcome::InProgress);
+        assert_eq!(
+            shifted.summary,
+            "10 % to green (step 1 of 2) on app/web/1/2"
+        );
+        let parsed = RolloutEvent::parse(&serde_json::to_string(&shifted).unwrap()).unwrap();
+        let RolloutDetail::Shift(detail) = parsed.detail else {
+            panic!("not a shift event");
+        };
+        assert_eq!(detail.strategy, "Canary10Percent5Minutes");
+        assert_eq!(detail.next_wait_seconds, Some(300));
+
+        let rolled_back = event(
+            &spec,
+            &StepReport {
+                status: "RolledBack",
+                step: 2,
+                total_steps: 2,
+                green_percent: 0.0,
+                next_wait_seconds: None,
+                reason: Some("alarm errors in ALARM".into()),
+            },
+        );
+        assert_eq!(rolled_back.outcome, Outcome::RolledBack);
+        assert_eq!(rolled_back.reason.as_deref(), Some("alarm errors in ALARM"));
+    }
+}

@@ -1,0 +1,182 @@
+//! The local driver: `statemachine/rollout.asl.json` itself, run state by state against the real
+//! shift-traffic binary as Step Functions would, with the waits scaled down by `time_scale`.
+
+mod shift_traffic_support;
+
+use aws_sdk_cloudwatch::types::StateValue;
+use rollout_bench::Bench;
+use serde_json::json;
+use shift_traffic_support::{
+    ALARM, Alb, Ending, Execution, STICKY_SECONDS, forward, state_machine,
+};
+
+#[tokio::test]
+async fn a_whole_canary_rollout_with_bake_runs_to_success() {
+    let bench = Bench::start().await;
+    let alb = Alb::create(&bench).await;
+    let function = alb.function(&bench).await;
+    // 5 minutes and a 100 s bake at 1/100: waits of 3 s and 1 s.
+    let mut input = alb.spec("plan", json!("Canary10Percent5Minutes"));
+    input["time_scale"] = json!(0.01);
+    input["bake_seconds"] = json!(100);
+
+    let mut execution = Execution::new(state_machine(), input);
+    let mut timeline = Vec::new();
+    let started = std::time::Instant::now();
+    while let Some(visit) = execution.advance(&function).await {
+        if visit.state == "Shift" {
+            timeline.push(alb.listener_weights().await);
+        }
+    }
+    assert_eq!(
+        execution.ending,
+        Some(Ending::Succeeded(
+            execution.visits.last().unwrap().output.clone()
+        ))
+    );
+    // start (the input said plan: the machine starts anyway), the full shift, the bake check.
+    assert_eq!(timeline, vec![(900, 100), (0, 999), (0, 999)]);
+    assert_eq!(
+        execution.names(),
+        vec![
+            "Begin",
+            "StartAtZero",
+            "Shift",
+            "Done?",
+            "Wait",
+            "Shift",
+            "Done?",
+            "Wait",
+            "Shift",
+            "Done?",
+            "Completed"
+        ]
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_secs(4));
+    assert_eq!(bench.front.count("ModifyListener"), 2);
+}
+
+#[tokio::test]
+async fn a_linear_rollout_rolls_back_when_the_alarm_fires() {
+    let bench = Bench::start().await;
+    let alb = Alb::create(&bench).await;
+    let function = alb.function(&bench).await;
+    let input = alb.spec("start", json!("Linear10PercentEvery1Minute"));
+    let mut execution = Execution::new(state_machine(), input);
+    let mut shifts = 0;
+    while let Some(visit) = execution.advance(&function).await {
+        if visit.state == "Shift" {
+            shifts += 1;
+            if shifts == 3 {
+                alb.set_alarm(StateValue::Alarm).await;
+            }
+        }
+    }
+    assert!(matches!(
+        &execution.ending,
+        Some(Ending::Failed { error, .. }) if error == "RolledBack"
+    ));
+    assert_eq!(shifts, 4);
+    assert_eq!(alb.listener_weights().await, (999, 0));
+}
+
+#[tokio::test]
+async fn drift_stops_the_machine_without_a_rollback_write() {
+    let bench = Bench::start().await;
+    let alb = Alb::create(&bench).await;
+    let function = alb.function(&bench).await;
+    let input = alb.spec("start", json!("Linear10PercentEvery1Minute"));
+    let mut execution = Execution::new(state_machine(), input);
+    while let Some(visit) = execution.advance(&function).await {
+        if visit.state == "Wait" {
+            // Someone else takes over the listener during the first wait.
+            alb.set_listener(vec![forward(
+                &[(&alb.blue, 300), (&alb.green, 700)],
+                Some(STICKY_SECONDS),
+            )])
+            .await;
+            bench.front.reset_calls();
+        }
+    }
+    match &execution.ending {
+        Some(Ending::Failed { error, cause }) => {
+            assert_eq!(error, "RolloutStopped");
+            assert!(cause.contains("DriftDetected"), "{cause}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!execution.names().contains(&"Rollback"));
+    assert_eq!(bench.front.count("ModifyListener"), 0);
+    assert_eq!(alb.listener_weights().await, (300, 700));
+}
+
+#[tokio::test]
+async fn an_error_mid_rollout_goes_through_catch_to_rollback() {
+    let bench = Bench::start().await;
+    let alb = Alb::create(&bench).await;
+    let function = alb.function(&bench).await;
+    let input = alb.spec("start", json!("Linear10PercentEvery1Minute"));
+    let mut execution = Execution::new(state_machine(), input);
+    while let Some(visit) = execution.advance(&function).await {
+        if visit.state == "Shift" && visit.output["step"] == 2 {
+            // The watched alarm disappears: the next step cannot read it.
+            alb.cloudwatch
+                .delete_alarms()
+                .alarm_names(ALARM)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let names = execution.names();
+    assert!(
+        names.contains(&"PrepareRollback") && names.contains(&"Rollback"),
+        "{names:?}"
+    );
+    assert!(matches!(
+        &execution.ending,
+        Some(Ending::Failed { error, .. }) if error == "RolledBack"
+    ));
+    let rollback = execution
+        .visits
+        .iter()
+        .find(|v| v.state == "Rollback")
+        .unwrap();
+    assert!(
+        rollback.output["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("AlarmUnreadable"),
+        "{}",
+        rollback.output
+    );
+    assert_eq!(alb.listener_weights().await, (999, 0));
+}
+
+#[tokio::test]
+async fn a_stopped_rollout_resumes_from_its_status() {
+    let bench = Bench::start().await;
+    let alb = Alb::create(&bench).await;
+    let function = alb.function(&bench).await;
+    // Two steps ran, then the execution was stopped.
+    let mut state = alb.spec("start", json!("Linear10PercentEvery1Minute"));
+    for _ in 0..2 {
+        state = function.invoke(state).await.response().clone();
+    }
+    state["action"] = json!("status");
+    let status = function.invoke(state).await.response().clone();
+    assert_eq!(status["action"], "step");
+    assert_eq!(status["step"], 2);
+
+    let execution = Execution::new(state_machine(), status)
+        .run(&function, 100)
+        .await;
+    assert!(
+        matches!(execution.ending, Some(Ending::Succeeded(_))),
+        "{:?}",
+        execution.ending
+    );
+    assert!(!execution.names().contains(&"StartAtZero"));
+    assert_eq!(alb.listener_weights().await, (0, 999));
+    assert_eq!(bench.front.count("ModifyListener"), 10);
+}
