@@ -17,7 +17,11 @@ pub fn render(payload: &Value) -> String {
         .into_iter()
         .flatten()
     {
-        bar = match attachment.get("color").and_then(Value::as_str) {
+        let colour = attachment
+            .get("color")
+            .and_then(Value::as_str)
+            .map(str::to_ascii_lowercase);
+        bar = match colour.as_deref() {
             Some("danger") | Some("#d40e0d") | Some("#e01e5a") => "🟥",
             Some("good") | Some("#2eb886") | Some("#2eb67d") => "🟩",
             Some("warning") | Some("#daa038") | Some("#ecb22e") => "🟨",
