@@ -17,6 +17,8 @@ help:
 	@echo "make demo    run a blue/green release on the local bench (moto + fakes)"
 	@echo "make test    fmt, clippy, sam validate --lint, cfn-lint and every test"
 	@echo "make build   sam build (arm64 bootstraps in .aws-sam/build)"
+	@echo "make bench   release builds, then cold start, latency, memory, size and throughput"
+	@echo "make fuzz    each cargo-fuzz target for FUZZ_SECONDS (default 60); crashes in fuzz/artifacts"
 
 venv: $(STAMP)
 
@@ -49,6 +51,48 @@ build: venv
 	else \
 	  echo "WARNING: rustup could not add aarch64-unknown-linux-gnu; sam build (arm64) skipped"; \
 	fi
+
+# Release builds as `sam build` makes them (cargo lambda, zig), then the measurements on the
+# local bench; writes bench/results.{json,md} and prints the table. The x86_64 build also holds
+# the measuring binary and the runtime floor, so the verdict timing runs with the function's own
+# release settings. (`cargo bench -p validate-traffic --bench verdict` is criterion's view of it.)
+# BENCH_ARM64=0 skips the arm64 build (its sizes then read "not built").
+FUNCTION_BINS := --bin validate-traffic --bin shift-traffic --bin notify-slack
+BENCH_ARM64 ?= 1
+bench: venv
+	cargo lambda build --release --x86-64 --output-format zip --lambda-dir target/lambda/x86_64 \
+	  -p rollout-bench -p validate-traffic -p shift-traffic -p notify-slack \
+	  $(FUNCTION_BINS) --bin runtime-floor --bin measure
+	@if [ "$(BENCH_ARM64)" != 0 ] && rustup target add aarch64-unknown-linux-gnu; then \
+	  cargo lambda build --release --arm64 --output-format zip --lambda-dir target/lambda/arm64 \
+	    -p validate-traffic -p shift-traffic -p notify-slack $(FUNCTION_BINS); \
+	else \
+	  echo "WARNING: arm64 build skipped (BENCH_ARM64=0 or no aarch64 target); arm64 sizes not measured"; \
+	  rm -rf target/lambda/arm64; \
+	fi
+	target/x86_64-unknown-linux-gnu/release/measure
+
+# cargo-fuzz on the stable toolchain: RUSTC_BOOTSTRAP=1 lets it pass libFuzzer's -Z flags, and
+# the sanitizer runtime ships with stable rust-std (FUZZ_SANITIZER=none if it is missing).
+# Every target runs even if one crashes; the run fails if any did. A crash becomes a regression
+# test by copying its input from fuzz/artifacts/<target>/ to fuzz/regressions/<target>/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= sns_render spec_plan config
+FUZZ_SANITIZER ?= address
+FUZZ_TARGET_DIR ?= $(CURDIR)/target/fuzz
+fuzz:
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	@failed=""; \
+	for target in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$target fuzz/regressions/$$target; \
+	  echo "== fuzz $$target for $(FUZZ_SECONDS) s"; \
+	  RUSTC_BOOTSTRAP=1 nice -n 15 cargo fuzz run $$target --debug-assertions \
+	    --sanitizer $(FUZZ_SANITIZER) --target-dir $(FUZZ_TARGET_DIR) \
+	    fuzz/corpus/$$target fuzz/seeds/$$target fuzz/regressions/$$target \
+	    -- -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
+	    || failed="$$failed $$target"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: crashes in$$failed (see fuzz/artifacts/)"; exit 1; fi
 
 clean:
 	rm -rf .aws-sam target

@@ -17,6 +17,7 @@
 pub mod bench;
 pub mod demo;
 pub mod front;
+pub mod hooks;
 pub mod moto;
 pub mod proxy;
 pub mod runtime;

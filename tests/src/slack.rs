@@ -198,7 +198,7 @@ fn check_payload(headers: &HeaderMap, body: &str) -> Result<(), &'static str> {
             all_blocks.extend(inner.iter());
         }
     }
-    if blocks.is_some_and(|b| b.len() > 50) {
+    if all_blocks.len() > 50 {
         return Err("invalid_blocks");
     }
     for block in all_blocks {

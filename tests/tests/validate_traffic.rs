@@ -6,69 +6,17 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, TargetDescription};
+use rollout_bench::hooks::{closed_port, hook, log_fields, plain_deployment, reports_for};
 use rollout_bench::world::{ReleaseWorld, TEST_PORT};
 use rollout_bench::{
     Behavior, Bench, Fault, ForwardProxy, HookReport, HttpTarget, InvokeOutcome, LambdaFn,
     events_in,
 };
 use rollout_kit::{RolloutDetail, RolloutEvent};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const FUNCTION: &str = "validate-traffic";
 const PUT: &str = "PutLifecycleEventHookExecutionStatus";
-
-fn hook(deployment_id: &str, execution_id: &str) -> Value {
-    json!({ "DeploymentId": deployment_id, "LifecycleEventHookExecutionId": execution_id })
-}
-
-/// A Lambda-platform deployment: no load balancer, so the hook needs `TARGET_URL`.
-async fn plain_deployment(config: &SdkConfig, name: &str) -> String {
-    let codedeploy = aws_sdk_codedeploy::Client::new(config);
-    codedeploy
-        .create_application()
-        .application_name(name)
-        .compute_platform(aws_sdk_codedeploy::types::ComputePlatform::Lambda)
-        .send()
-        .await
-        .expect("create application");
-    codedeploy
-        .create_deployment_group()
-        .application_name(name)
-        .deployment_group_name(format!("{name}-group"))
-        .service_role_arn("arn:aws:iam::123456789012:role/codedeploy")
-        .send()
-        .await
-        .expect("create deployment group");
-    codedeploy
-        .create_deployment()
-        .application_name(name)
-        .deployment_group_name(format!("{name}-group"))
-        .send()
-        .await
-        .expect("create deployment")
-        .deployment_id
-        .expect("deployment id")
-}
-
-fn reports_for(bench: &Bench, deployment_id: &str) -> Vec<HookReport> {
-    bench
-        .front
-        .hook_reports()
-        .into_iter()
-        .filter(|r| r.deployment_id == deployment_id)
-        .collect()
-}
-
-/// The fields of the last log line with this message.
-fn log_fields(function: &LambdaFn, message: &str) -> Value {
-    function
-        .log_records()
-        .into_iter()
-        .rev()
-        .map(|r| r.get("fields").cloned().unwrap_or(r))
-        .find(|f| f.get("message").and_then(Value::as_str) == Some(message))
-        .unwrap_or_else(|| panic!("no {message:?} log line in:\n{}", function.logs()))
-}
 
 fn reason(function: &LambdaFn) -> String {
     log_fields(function, "verdict")["reason"]
@@ -83,12 +31,6 @@ type Case = (
     Vec<(&'static str, &'static str)>,
     &'static str,
 );
-
-/// A port nothing listens on.
-async fn closed_port() -> u16 {
-    let listener = rollout_bench::bind_local().await;
-    listener.local_addr().expect("addr").port()
-}
 
 #[tokio::test]
 async fn healthy_green_is_reported_succeeded_once() {

@@ -1,24 +1,11 @@
 //! notify-slack: SNS (CodeDeploy triggers, EventBridge, CloudWatch alarms, rollout events) →
 //! Slack, through a KMS-encrypted incoming webhook.
 
-mod blocks;
-mod config;
-mod delivery;
-mod error;
-mod handler;
-mod message;
-mod render;
-mod secret;
-mod sns;
-mod status;
-mod time;
-mod webhook;
-
 use lambda_runtime::service_fn;
 use rollout_kit::Env;
 
-use crate::config::Config;
-use crate::handler::{Deps, handle};
+use notify_slack::config::Config;
+use notify_slack::handler::{Deps, handle};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

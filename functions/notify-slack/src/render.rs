@@ -199,7 +199,7 @@ fn deployment(d: &Deployment) -> View {
     if let Some(original) = &d.rollback_of {
         line.push_str(&format!(" (rollback of {})", code(original)));
     }
-    line.push_str(&format!(" {}", words(&d.status)));
+    line.push_str(&format!(" {}", escape(&words(&d.status))));
     if let Some(duration) = &duration {
         line.push_str(&format!(" after {duration}"));
     }
@@ -299,7 +299,7 @@ fn instance(i: &Instance) -> View {
     if let Some(id) = &i.deployment_id {
         line.push_str(&format!(" in deployment {}", code(id)));
     }
-    line.push_str(&format!(" {}", words(&i.status)));
+    line.push_str(&format!(" {}", escape(&words(&i.status))));
 
     let mut fields: Vec<(&str, String)> = vec![("Instance", code(instance))];
     if let Some(id) = &i.deployment_id {
@@ -332,7 +332,7 @@ fn instance(i: &Instance) -> View {
                     "{} {} {}{took}",
                     emoji(&step.status),
                     code(&step.name),
-                    words(&step.status)
+                    escape(&words(&step.status))
                 )
             })
             .collect();

@@ -2,22 +2,12 @@
 //! gated, verified step per invocation. Step Functions drives the steps and the waits between
 //! them (see `statemachine/rollout.asl.json`).
 
-mod actions;
-mod alarms;
-mod backoff;
-mod elb;
-mod error;
-mod gates;
-mod handler;
-mod notify;
-mod plan;
-mod spec;
-
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use lambda_runtime::service_fn;
 use rollout_kit::{ConfigError, Env};
+use shift_traffic::{alarms, elb, handler, notify};
 
 /// The function's configuration: only where to publish rollout events. What to shift arrives
 /// in each invocation's spec.

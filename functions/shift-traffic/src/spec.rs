@@ -385,11 +385,12 @@ pub fn parse_preset(name: &str) -> Option<Strategy> {
         let minutes: u64 = digits.parse().ok()?;
         (1..=MAX_WAIT_SECONDS / 60)
             .contains(&minutes)
-            .then_some(minutes * 60)
+            // Lazily: the product overflows for the out-of-range values refused here.
+            .then(|| minutes * 60)
     };
     let percent = |digits: &str, max: u16| -> Option<u16> {
         let p: u16 = digits.parse().ok()?;
-        (1..=max).contains(&p).then_some(p * 10)
+        (1..=max).contains(&p).then(|| p * 10)
     };
     if let Some(rest) = name.strip_prefix("Canary") {
         let (p, rest) = rest.split_once("Percent")?;

@@ -1,17 +1,10 @@
 //! validate-traffic: the CodeDeploy lifecycle hook that sends test traffic to the green version,
 //! judges it against thresholds and always reports the verdict before its deadline.
 
-mod config;
-mod discovery;
-mod error;
-mod handler;
-mod probe;
-mod report;
-mod verdict;
-
 use lambda_runtime::{LambdaEvent, service_fn};
 use rollout_kit::Env;
 use serde_json::Value;
+use validate_traffic::{config, handler};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -1,0 +1,16 @@
+//! shift-traffic as a library: the binary in `main.rs` only wires these modules, and fuzz
+//! targets and benchmarks call the pure ones (`spec`, `plan`) directly.
+
+pub mod actions;
+pub mod alarms;
+pub mod backoff;
+pub mod elb;
+pub mod error;
+/// Properties shared by the fuzz targets in `fuzz/` and their regression tests.
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
+pub mod gates;
+pub mod handler;
+pub mod notify;
+pub mod plan;
+pub mod spec;

@@ -1,0 +1,13 @@
+//! validate-traffic as a library: the binary in `main.rs` only wires these modules, and fuzz
+//! targets and benchmarks call the pure ones (`config`, `verdict`) directly.
+
+pub mod config;
+pub mod discovery;
+pub mod error;
+/// Properties shared by the fuzz targets in `fuzz/` and their regression tests.
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
+pub mod handler;
+pub mod probe;
+pub mod report;
+pub mod verdict;

@@ -1,0 +1,11 @@
+//! notify-slack: SNS event or message bytes → classification → Slack payload.
+//! The property lives in `notify_slack::fuzzing` so regression tests check it too.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Err(violation) = notify_slack::fuzzing::check_sns_render(data) {
+        panic!("{violation}");
+    }
+});
