@@ -63,6 +63,60 @@ pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
         .await
 }
 
+/// The default VPC and two of its subnets, which moto creates in every region; an ALB needs
+/// subnets in two zones. A plain EC2 Query call keeps the EC2 SDK (the largest crate there is)
+/// out of the bench's build.
+pub async fn default_subnets(config: &SdkConfig) -> DefaultVpc {
+    let endpoint = config
+        .endpoint_url()
+        .expect("bench SDK config has an endpoint");
+    let region = config.region().map_or(REGION, |r| r.as_ref());
+    // moto reads the region from the credential scope; it does not check the signature.
+    let authorization = format!(
+        "AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/ec2/aws4_request, \
+         SignedHeaders=host, Signature=0"
+    );
+    let body = reqwest::Client::new()
+        .post(endpoint)
+        .header("Authorization", authorization)
+        .form(&[
+            ("Action", "DescribeSubnets"),
+            ("Version", "2016-11-15"),
+            ("Filter.1.Name", "default-for-az"),
+            ("Filter.1.Value.1", "true"),
+        ])
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .expect("DescribeSubnets")
+        .text()
+        .await
+        .expect("DescribeSubnets body");
+    let first = |pattern: &str| -> Vec<String> {
+        regex::Regex::new(pattern)
+            .expect("pattern")
+            .captures_iter(&body)
+            .map(|c| c[1].to_string())
+            .collect()
+    };
+    let subnet_ids: Vec<String> = first(r"<subnetId>(subnet-[0-9a-f]+)</subnetId>")
+        .into_iter()
+        .take(2)
+        .collect();
+    let vpc_id = first(r"<vpcId>(vpc-[0-9a-f]+)</vpcId>")
+        .into_iter()
+        .next()
+        .expect("default VPC");
+    assert_eq!(subnet_ids.len(), 2, "default subnets in two zones: {body}");
+    DefaultVpc { vpc_id, subnet_ids }
+}
+
+#[derive(Debug, Clone)]
+pub struct DefaultVpc {
+    pub vpc_id: String,
+    pub subnet_ids: Vec<String>,
+}
+
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()

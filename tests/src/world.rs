@@ -27,25 +27,9 @@ pub struct ReleaseWorld {
 
 impl ReleaseWorld {
     pub async fn create(config: &SdkConfig) -> ReleaseWorld {
-        let ec2 = aws_sdk_ec2::Client::new(config);
         let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(config);
-        let subnets = ec2
-            .describe_subnets()
-            .send()
-            .await
-            .expect("describe subnets");
-        let subnet_ids: Vec<String> = subnets
-            .subnets()
-            .iter()
-            .filter_map(|s| s.subnet_id().map(str::to_string))
-            .take(2)
-            .collect();
-        let vpc_id = subnets
-            .subnets()
-            .first()
-            .and_then(|s| s.vpc_id())
-            .expect("default vpc")
-            .to_string();
+        let crate::bench::DefaultVpc { vpc_id, subnet_ids } =
+            crate::bench::default_subnets(config).await;
         let lb = elbv2
             .create_load_balancer()
             .name("checkout-alb")

@@ -1,6 +1,6 @@
 //! notify-slack on the bench: the real binary, moto KMS with real ciphertexts, the Slack fake.
 //! Build first: `cargo build -p notify-slack`.
-//! Snapshots: `UPDATE_SNAPSHOTS=1 cargo test -p rollout-bench --test notify_slack` rewrites
+//! Snapshots: `UPDATE_SNAPSHOTS=1 cargo test -p rollout-bench --test suite notify_slack::` rewrites
 //! `tests/snapshots/notify-slack/*.json`.
 
 use std::path::PathBuf;

@@ -1,14 +1,12 @@
 //! The local driver: `statemachine/rollout.asl.json` itself, run state by state against the real
 //! shift-traffic binary as Step Functions would, with the waits scaled down by `time_scale`.
 
-mod shift_traffic_support;
-
+use crate::shift_traffic_support::{
+    ALARM, Alb, Ending, Execution, STICKY_SECONDS, forward, state_machine,
+};
 use aws_sdk_cloudwatch::types::StateValue;
 use rollout_bench::Bench;
 use serde_json::json;
-use shift_traffic_support::{
-    ALARM, Alb, Ending, Execution, STICKY_SECONDS, forward, state_machine,
-};
 
 #[tokio::test]
 async fn a_whole_canary_rollout_with_bake_runs_to_success() {

@@ -6,10 +6,9 @@
 //!
 //! Build the binaries first: `cargo build --workspace --bins`.
 
-mod shift_traffic_support;
-
 use std::time::Duration;
 
+use crate::shift_traffic_support::{Alb, STICKY_SECONDS, forward, groups_of};
 use aws_sdk_cloudwatch::types::StateValue;
 use rollout_bench::hooks::{
     closed_port, count_logs, find_log, hook, plain_deployment, reports_for,
@@ -19,7 +18,6 @@ use rollout_bench::{
     event,
 };
 use serde_json::Value;
-use shift_traffic_support::{Alb, STICKY_SECONDS, forward, groups_of};
 
 const PUT: &str = "PutLifecycleEventHookExecutionStatus";
 

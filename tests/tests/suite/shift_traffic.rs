@@ -1,12 +1,10 @@
 //! shift-traffic on a real ALB in moto: every assertion reads the listener, rule, calls or
 //! alarms back from the bench, not what the function says about itself.
 
-mod shift_traffic_support;
-
+use crate::shift_traffic_support::{Alb, STICKY_SECONDS, forward, groups_of, stickiness_of};
 use aws_sdk_cloudwatch::types::StateValue;
 use rollout_bench::{Bench, Fault, LambdaFn, events_in};
 use serde_json::{Value, json};
-use shift_traffic_support::{Alb, STICKY_SECONDS, forward, groups_of, stickiness_of};
 
 /// Invokes with `input`, expects a response, and returns it.
 async fn ok(function: &LambdaFn, input: Value) -> Value {

@@ -60,20 +60,9 @@ pub fn forward(groups: &[(&str, i32)], sticky_seconds: Option<i32>) -> Action {
 impl Alb {
     pub async fn create(bench: &Bench) -> Alb {
         let config = bench.sdk_config().await;
-        let ec2 = aws_sdk_ec2::Client::new(&config);
         let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
-        let subnets = ec2
-            .describe_subnets()
-            .send()
-            .await
-            .expect("describe subnets");
-        let subnet_ids: Vec<String> = subnets
-            .subnets()
-            .iter()
-            .filter_map(|s| s.subnet_id().map(str::to_string))
-            .take(2)
-            .collect();
-        let vpc_id = subnets.subnets()[0].vpc_id().expect("vpc").to_string();
+        let rollout_bench::bench::DefaultVpc { vpc_id, subnet_ids } =
+            rollout_bench::bench::default_subnets(&config).await;
         let lb = elb
             .create_load_balancer()
             .name("shop")

@@ -1,0 +1,15 @@
+//! The bench's integration tests, one module per area, in one test binary: every binary links
+//! the AWS SDKs, so one link instead of nine keeps build time and disk use down.
+//! Run one area with a filter, e.g. `cargo test -p rollout-bench --test suite notify_slack::`.
+//! The runtime-level tests run the function binaries: `cargo build --workspace --bins` first.
+
+mod bench;
+mod demo;
+mod fault_matrix;
+mod guide;
+mod notify_slack;
+mod shift_traffic;
+mod shift_traffic_driver;
+mod shift_traffic_support;
+mod validate_traffic;
+mod world;
