@@ -79,12 +79,11 @@ pub async fn default_subnets(config: &SdkConfig) -> DefaultVpc {
     let body = reqwest::Client::new()
         .post(endpoint)
         .header("Authorization", authorization)
-        .form(&[
-            ("Action", "DescribeSubnets"),
-            ("Version", "2016-11-15"),
-            ("Filter.1.Name", "default-for-az"),
-            ("Filter.1.Value.1", "true"),
-        ])
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(
+            "Action=DescribeSubnets&Version=2016-11-15\
+             &Filter.1.Name=default-for-az&Filter.1.Value.1=true",
+        )
         .send()
         .await
         .and_then(reqwest::Response::error_for_status)
