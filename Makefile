@@ -70,7 +70,7 @@ bench: venv
 	  echo "WARNING: arm64 build skipped (BENCH_ARM64=0 or no aarch64 target); arm64 sizes not measured"; \
 	  rm -rf target/lambda/arm64; \
 	fi
-	target/x86_64-unknown-linux-gnu/release/measure
+	$(or $(CARGO_TARGET_DIR),target)/x86_64-unknown-linux-gnu/release/measure
 
 # cargo-fuzz on the stable toolchain: RUSTC_BOOTSTRAP=1 lets it pass libFuzzer's -Z flags, and
 # the code is safe Rust, so the default runs without a sanitizer (a panic is the finding);
