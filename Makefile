@@ -59,16 +59,17 @@ build: venv
 # BENCH_ARM64=0 skips the arm64 build (its sizes then read "not built").
 FUNCTION_BINS := --bin validate-traffic --bin shift-traffic --bin notify-slack
 BENCH_ARM64 ?= 1
+LAMBDA_DIR := $(or $(CARGO_TARGET_DIR),target)/lambda
 bench: venv
-	cargo lambda build --release --x86-64 --output-format zip --lambda-dir target/lambda/x86_64 \
+	cargo lambda build --release --x86-64 --output-format zip --lambda-dir $(LAMBDA_DIR)/x86_64 \
 	  -p rollout-bench -p validate-traffic -p shift-traffic -p notify-slack \
 	  $(FUNCTION_BINS) --bin runtime-floor --bin measure
 	@if [ "$(BENCH_ARM64)" != 0 ] && rustup target add aarch64-unknown-linux-gnu; then \
-	  cargo lambda build --release --arm64 --output-format zip --lambda-dir target/lambda/arm64 \
+	  cargo lambda build --release --arm64 --output-format zip --lambda-dir $(LAMBDA_DIR)/arm64 \
 	    -p validate-traffic -p shift-traffic -p notify-slack $(FUNCTION_BINS); \
 	else \
 	  echo "WARNING: arm64 build skipped (BENCH_ARM64=0 or no aarch64 target); arm64 sizes not measured"; \
-	  rm -rf target/lambda/arm64; \
+	  rm -rf $(LAMBDA_DIR)/arm64; \
 	fi
 	$(or $(CARGO_TARGET_DIR),target)/x86_64-unknown-linux-gnu/release/measure
 

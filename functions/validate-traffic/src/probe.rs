@@ -1,11 +1,9 @@
 //! The HTTP side: sends the test traffic and turns each answer into a [`Sample`].
 //! Judging happens in [`crate::verdict`].
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Client, Url};
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -55,43 +53,22 @@ async fn send_all(
     expect: &Expectations,
     count: u32,
 ) -> Vec<Sample> {
-    let permits = Arc::new(Semaphore::new(spec.concurrency as usize));
+    let count = count as usize;
+    let in_flight_limit = (spec.concurrency as usize).max(1);
     let mut tasks = JoinSet::new();
-    for i in 0..count as usize {
-        let path = spec.paths[i % spec.paths.len()].clone();
-        let url = join(base, &path);
-        let request = client
-            .request(spec.method.clone(), url)
-            .headers(spec.headers.clone())
-            .timeout(spec.timeout);
-        let permits = permits.clone();
-        let expect = expect.clone();
-        tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            let started = Instant::now();
-            let result = match request.send().await {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    match read_body(response).await {
-                        Ok(body) => classify(status, &body, &expect),
-                        Err(err) => transport_failure(&err),
-                    }
-                }
-                Err(err) => transport_failure(&err),
-            };
-            Sample {
-                path,
-                latency: started.elapsed(),
-                result,
-            }
-        });
-    }
-    let mut samples = Vec::with_capacity(count as usize);
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(sample) => samples.push(sample),
+    let mut samples = Vec::with_capacity(count);
+    let mut started = 0;
+    // A request is created only when a slot frees up, so memory follows the concurrency,
+    // not the request count.
+    loop {
+        while started < count && tasks.len() < in_flight_limit {
+            tasks.spawn(probe_one(client, base, spec, expect, started));
+            started += 1;
+        }
+        match tasks.join_next().await {
+            Some(Ok(sample)) => samples.push(sample),
             // A request task cannot panic on its own input; count it as a failure if it does.
-            Err(_) => samples.push(Sample {
+            Some(Err(_)) => samples.push(Sample {
                 path: String::new(),
                 latency: Duration::ZERO,
                 result: SampleResult::TransportError {
@@ -99,9 +76,44 @@ async fn send_all(
                     detail: "request task failed".into(),
                 },
             }),
+            None => break,
         }
     }
     samples
+}
+
+/// The `index`-th request (paths are used in turn), as an owned future for the task set.
+fn probe_one(
+    client: &Client,
+    base: &Url,
+    spec: &ProbeSpec,
+    expect: &Expectations,
+    index: usize,
+) -> impl Future<Output = Sample> + Send + 'static {
+    let path = spec.paths[index % spec.paths.len()].clone();
+    let request = client
+        .request(spec.method.clone(), join(base, &path))
+        .headers(spec.headers.clone())
+        .timeout(spec.timeout);
+    let expect = expect.clone();
+    async move {
+        let started = Instant::now();
+        let result = match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                match read_body(response).await {
+                    Ok(body) => classify(status, &body, &expect),
+                    Err(err) => transport_failure(&err),
+                }
+            }
+            Err(err) => transport_failure(&err),
+        };
+        Sample {
+            path,
+            latency: started.elapsed(),
+            result,
+        }
+    }
 }
 
 /// `base` has no path of its own in discovery; a configured one is kept as a prefix.
