@@ -89,6 +89,8 @@ struct Waiting {
 struct ApiState {
     queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Pending>>>,
     waiting: Arc<Mutex<Waiting>>,
+    /// When the current process first asked for an event: the end of its init phase.
+    first_poll: Arc<Mutex<Option<Instant>>>,
 }
 
 /// A function binary running under the Runtime API. Dropping it stops the process.
@@ -144,6 +146,7 @@ impl LambdaFn {
         let state = ApiState {
             queue: Arc::new(tokio::sync::Mutex::new(receiver)),
             waiting: Arc::default(),
+            first_poll: Arc::default(),
         };
         let listener = crate::bind_local().await;
         let api_port = listener.local_addr().expect("addr").port();
@@ -193,6 +196,11 @@ impl LambdaFn {
         for (key, value) in &self.env {
             command.env(key, value);
         }
+        *self
+            .state
+            .first_poll
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
         *self.started_at.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
         let mut child = command.spawn().expect("start function binary");
         for stream in [
@@ -359,6 +367,17 @@ impl LambdaFn {
         *self.started_at.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// What Lambda reports as Init Duration: from the spawn of the current process to its first
+    /// `invocation/next` request. `None` while it has not polled yet.
+    pub fn init_duration(&self) -> Option<Duration> {
+        let first_poll = *self
+            .state
+            .first_poll
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        first_poll.map(|at| at.saturating_duration_since(self.started_at()))
+    }
+
     /// The process id, for RSS readings.
     pub fn pid(&self) -> Option<u32> {
         self.child
@@ -376,6 +395,11 @@ impl Drop for LambdaFn {
 }
 
 async fn next(State(state): State<ApiState>) -> Response<Body> {
+    state
+        .first_poll
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get_or_insert_with(Instant::now);
     let pending = state.queue.lock().await.recv().await;
     match pending {
         Some(p) => Response::builder()
