@@ -82,6 +82,7 @@ pub struct ShiftDetail {
     pub green_target_group: String,
     /// The strategy as the user named it (`Canary10Percent5Minutes`, `custom`, …).
     pub strategy: String,
+    /// 1-based; `total_steps + 1` is the gate check after the final bake.
     pub step: u32,
     pub total_steps: u32,
     pub green_percent: f64,
@@ -89,6 +90,18 @@ pub struct ShiftDetail {
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_wait_seconds: Option<u64>,
+}
+
+/// "step 2 of 3": the check after the final bake counts as the last step, so every message
+/// about one rollout uses the same numbers.
+pub fn step_label(step: u32, total_steps: u32) -> String {
+    format!("step {} of {total_steps}", step.min(total_steps))
+}
+
+impl ShiftDetail {
+    pub fn step_label(&self) -> String {
+        step_label(self.step, self.total_steps)
+    }
 }
 
 impl RolloutEvent {
@@ -126,6 +139,13 @@ impl RolloutEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_check_after_the_bake_counts_as_the_last_step() {
+        assert_eq!(step_label(1, 2), "step 1 of 2");
+        assert_eq!(step_label(2, 2), "step 2 of 2");
+        assert_eq!(step_label(3, 2), "step 2 of 2");
+    }
 
     #[test]
     fn round_trips_with_kind_tag() {

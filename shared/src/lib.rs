@@ -10,4 +10,4 @@ pub mod startup;
 
 pub use config::{ConfigError, Env};
 pub use diagnostic::{ErrorKind, diagnostic, sdk_error_summary};
-pub use event::{Outcome, RolloutDetail, RolloutEvent, ShiftDetail, ValidationDetail};
+pub use event::{Outcome, RolloutDetail, RolloutEvent, ShiftDetail, ValidationDetail, step_label};

@@ -474,10 +474,9 @@ fn rollout(event: &RolloutEvent) -> View {
             format!("Validation {verdict}: {}", v.deployment_id)
         }
         RolloutDetail::Shift(s) => format!(
-            "{} on green (step {} of {}, {})",
+            "{} on green ({}, {})",
             percent(s.green_percent),
-            s.step,
-            s.total_steps.max(s.step),
+            s.step_label(),
             words(&canonical(&s.status))
         ),
     };
@@ -556,7 +555,7 @@ fn shift_blocks(card: &mut Card, s: &ShiftDetail) {
     let mut fields: Vec<(&str, String)> = vec![
         (
             "Step",
-            format!("{} of {}", s.step, s.total_steps.max(s.step)),
+            format!("{} of {}", s.step.min(s.total_steps), s.total_steps),
         ),
         (
             "Green",

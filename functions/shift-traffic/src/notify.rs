@@ -57,10 +57,9 @@ pub fn event(spec: &Spec, report: &StepReport) -> RolloutEvent {
         _ => (
             Outcome::InProgress,
             format!(
-                "{} % to green (step {} of {}) on {}",
+                "{} % to green ({}) on {}",
                 report.green_percent,
-                report.step.min(report.total_steps),
-                report.total_steps,
+                rollout_kit::step_label(report.step, report.total_steps),
                 short(spec)
             ),
         ),
