@@ -1,14 +1,18 @@
 //! A local HTTP service playing blue or green. A test sets its behaviour at runtime: a status and
 //! body (optionally late), never answering, resetting the connection, or answering garbage.
 //! It speaks just enough HTTP/1.1 by hand to misbehave on purpose; every answer closes the
-//! connection.
+//! connection. [`HttpTarget::start_tls`] serves the same over TLS with a self-signed certificate,
+//! as a test listener with a private certificate would.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 const HEAD_LIMIT: usize = 64 * 1024;
 
@@ -81,6 +85,7 @@ struct TargetState {
 pub struct HttpTarget {
     state: Arc<Mutex<TargetState>>,
     addr: SocketAddr,
+    tls: bool,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -91,6 +96,16 @@ impl HttpTarget {
     }
 
     pub async fn start_with(behavior: Behavior) -> HttpTarget {
+        Self::start_serving(behavior, None).await
+    }
+
+    /// Serves HTTPS for `127.0.0.1` and `localhost` with a certificate signed by nobody a client
+    /// trusts; `url()` is `https://127.0.0.1:<port>`.
+    pub async fn start_tls(behavior: Behavior) -> HttpTarget {
+        Self::start_serving(behavior, Some(self_signed_acceptor())).await
+    }
+
+    async fn start_serving(behavior: Behavior, tls: Option<TlsAcceptor>) -> HttpTarget {
         let listener = crate::bind_local().await;
         let addr = listener.local_addr().expect("local addr");
         let state = Arc::new(Mutex::new(TargetState {
@@ -98,13 +113,30 @@ impl HttpTarget {
             requests: Vec::new(),
         }));
         let accept_state = state.clone();
+        let is_tls = tls.is_some();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let state = accept_state.clone();
-                tokio::spawn(async move { serve(stream, state).await });
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    match tls {
+                        // A client that rejects the certificate ends the handshake; nothing to serve.
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                serve(stream, state).await;
+                            }
+                        }
+                        None => serve(stream, state).await,
+                    }
+                });
             }
         });
-        HttpTarget { state, addr, task }
+        HttpTarget {
+            state,
+            addr,
+            tls: is_tls,
+            task,
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -112,7 +144,8 @@ impl HttpTarget {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub fn set(&self, behavior: Behavior) {
@@ -139,7 +172,44 @@ impl Drop for HttpTarget {
     }
 }
 
-async fn serve(mut stream: TcpStream, state: Arc<Mutex<TargetState>>) {
+/// A connection the target can also drop with a TCP reset.
+trait Connection: AsyncRead + AsyncWrite + Unpin {
+    fn reset(self);
+}
+
+impl Connection for TcpStream {
+    fn reset(self) {
+        let _ = self.set_zero_linger();
+    }
+}
+
+impl Connection for tokio_rustls::server::TlsStream<TcpStream> {
+    fn reset(self) {
+        let _ = self.get_ref().0.set_zero_linger();
+    }
+}
+
+fn self_signed_acceptor() -> TlsAcceptor {
+    let generated =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .expect("self-signed certificate");
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        generated.signing_key.serialize_der(),
+    ));
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(generated.cert.der().to_vec())],
+            key,
+        )
+        .expect("server certificate");
+    TlsAcceptor::from(Arc::new(config))
+}
+
+async fn serve(mut stream: impl Connection, state: Arc<Mutex<TargetState>>) {
     let Some((head, _rest)) = read_head(&mut stream).await else {
         return;
     };
@@ -172,10 +242,7 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<TargetState>>) {
             // Hold the connection open; the client gives up first.
             tokio::time::sleep(Duration::from_secs(3600)).await;
         }
-        Behavior::Reset => {
-            let _ = stream.set_zero_linger();
-            drop(stream);
-        }
+        Behavior::Reset => stream.reset(),
         Behavior::Garbage => {
             let _ = stream.write_all(b"\x16\x03 this is not HTTP\r\n\r\n").await;
             let _ = stream.shutdown().await;
@@ -184,7 +251,7 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<TargetState>>) {
 }
 
 /// Reads up to the end of the request head; returns the head and any bytes read past it.
-pub(crate) async fn read_head(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+pub(crate) async fn read_head(stream: &mut (impl AsyncRead + Unpin)) -> Option<(String, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {

@@ -172,6 +172,63 @@ async fn connection_refused_is_reported_failed() {
     assert_eq!(verdict["outcomes"], "connect_failed=4", "{verdict}");
 }
 
+/// A test listener with a private certificate: refused while `TLS_VERIFY` is on (the default),
+/// probed normally once it is turned off.
+#[tokio::test]
+async fn self_signed_test_listener_needs_tls_verify_off() {
+    let bench = Bench::start().await;
+    let config = bench.sdk_config().await;
+    let green = HttpTarget::start_tls(Behavior::ok("checkout v2 ok")).await;
+    let url = green.url();
+    assert!(url.starts_with("https://"), "{url}");
+
+    let deployment = plain_deployment(&config, "tls-verified").await;
+    let verifying = LambdaFn::start(
+        FUNCTION,
+        &bench,
+        &[("TARGET_URL", &url), ("PROBE_REQUESTS", "3")],
+    )
+    .await;
+    let invocation = verifying.invoke(hook(&deployment, "exec-tls-on")).await;
+    assert!(invocation.is_ok(), "{:?}", invocation.outcome);
+    let reports = reports_for(&bench, &deployment);
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].status, "Failed");
+    let verdict = log_fields(&verifying, "verdict");
+    assert_eq!(verdict["outcomes"], "connect_failed=3", "{verdict}");
+    assert!(
+        verdict
+            .to_string()
+            .to_ascii_lowercase()
+            .contains("certificate"),
+        "the failure names the certificate: {verdict}"
+    );
+    assert_eq!(
+        green.request_count(),
+        0,
+        "no request crosses a rejected handshake"
+    );
+
+    let deployment = plain_deployment(&config, "tls-unverified").await;
+    let trusting = LambdaFn::start(
+        FUNCTION,
+        &bench,
+        &[
+            ("TARGET_URL", &url),
+            ("PROBE_REQUESTS", "3"),
+            ("TLS_VERIFY", "false"),
+            ("BODY_CONTAINS", "v2 ok"),
+        ],
+    )
+    .await;
+    let invocation = trusting.invoke(hook(&deployment, "exec-tls-off")).await;
+    assert!(invocation.is_ok(), "{:?}", invocation.outcome);
+    let reports = reports_for(&bench, &deployment);
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].status, "Succeeded", "{}", trusting.logs());
+    assert_eq!(green.request_count(), 3);
+}
+
 #[tokio::test]
 async fn green_that_never_answers_is_failed_before_the_deadline() {
     let bench = Bench::start().await;
