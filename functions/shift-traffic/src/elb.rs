@@ -92,10 +92,13 @@ impl Elb {
         .map_err(|e| map_error("DescribeTargetHealth", target, &e))?;
         Ok(HealthCounts::from_states(
             out.target_health_descriptions().iter().map(|d| {
-                d.target_health()
-                    .and_then(|h| h.state())
-                    .map(|s| s.as_str())
-                    .unwrap_or("unknown")
+                let health = d.target_health();
+                (
+                    health
+                        .and_then(|h| h.state())
+                        .map_or("unknown", |s| s.as_str()),
+                    health.and_then(|h| h.reason()).map(|r| r.as_str()),
+                )
             }),
         ))
     }

@@ -41,7 +41,7 @@ pub fn alarm_verdict(watched: &[String], found: &[AlarmState]) -> AlarmVerdict {
 }
 
 /// Green's targets by health state (`healthy`, `unhealthy`, `initial`, `unused`, `draining`,
-/// `unavailable`) as DescribeTargetHealth returned them.
+/// `unavailable`) and reason code, as DescribeTargetHealth returned them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct HealthCounts {
     pub healthy: u32,
@@ -50,12 +50,15 @@ pub struct HealthCounts {
 }
 
 impl HealthCounts {
-    pub fn from_states<'a>(states: impl IntoIterator<Item = &'a str>) -> Self {
+    /// `(state, reason)` per target. A Lambda target group may run without health checks (its
+    /// default); its targets read `unavailable` / `Target.HealthCheckDisabled` and the load
+    /// balancer routes to them anyway, so they count as serving.
+    pub fn from_states<'a>(targets: impl IntoIterator<Item = (&'a str, Option<&'a str>)>) -> Self {
         let mut counts = HealthCounts::default();
-        for state in states {
-            match state {
-                "draining" => {}
-                "healthy" => {
+        for (state, reason) in targets {
+            match (state, reason) {
+                ("draining", _) => {}
+                ("healthy", _) | ("unavailable", Some("Target.HealthCheckDisabled")) => {
                     counts.healthy += 1;
                     counts.counted += 1;
                 }
@@ -123,7 +126,12 @@ mod tests {
 
     #[test]
     fn health() {
-        let counts = HealthCounts::from_states(["healthy", "healthy", "unhealthy", "draining"]);
+        let counts = HealthCounts::from_states([
+            ("healthy", None),
+            ("healthy", None),
+            ("unhealthy", Some("Target.FailedHealthChecks")),
+            ("draining", Some("Target.DeregistrationInProgress")),
+        ]);
         assert_eq!(
             counts,
             HealthCounts {
@@ -143,7 +151,19 @@ mod tests {
                 .unwrap_err()
                 .contains("no healthy targets")
         );
-        let all = HealthCounts::from_states(["healthy"]);
+        let all = HealthCounts::from_states([("healthy", None)]);
         assert_eq!(health_verdict(all, 1000), Ok(()));
+    }
+
+    #[test]
+    fn lambda_targets_without_health_checks_are_serving() {
+        let lambda =
+            HealthCounts::from_states([("unavailable", Some("Target.HealthCheckDisabled"))]);
+        assert_eq!(health_verdict(lambda, 1000), Ok(()));
+        // Any other `unavailable` (e.g. an internal error) is not taken as healthy.
+        let unknown = HealthCounts::from_states([("unavailable", Some("Elb.InternalError"))]);
+        assert!(health_verdict(unknown, 100).is_err());
+        let not_in_use = HealthCounts::from_states([("unused", Some("Target.NotInUse"))]);
+        assert!(health_verdict(not_in_use, 100).is_err());
     }
 }

@@ -5,7 +5,7 @@ use crate::shift_traffic_support::{
     ALARM, Alb, Ending, Execution, STICKY_SECONDS, forward, state_machine,
 };
 use aws_sdk_cloudwatch::types::StateValue;
-use rollout_bench::Bench;
+use rollout_bench::{Bench, Fault};
 use serde_json::json;
 
 #[tokio::test]
@@ -109,7 +109,7 @@ async fn drift_stops_the_machine_without_a_rollback_write() {
 }
 
 #[tokio::test]
-async fn an_error_mid_rollout_goes_through_catch_to_rollback() {
+async fn an_unreadable_alarm_stops_the_rollout_where_it_is() {
     let bench = Bench::start().await;
     let alb = Alb::create(&bench).await;
     let function = alb.function(&bench).await;
@@ -124,6 +124,41 @@ async fn an_error_mid_rollout_goes_through_catch_to_rollback() {
                 .send()
                 .await
                 .unwrap();
+            bench.front.reset_calls();
+        }
+    }
+    match &execution.ending {
+        Some(Ending::Failed { error, cause }) => {
+            assert_eq!(error, "RolloutStopped");
+            assert!(cause.contains("AlarmUnreadable"), "{cause}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!execution.names().contains(&"Rollback"));
+    assert_eq!(bench.front.count("ModifyListener"), 0);
+    assert_eq!(alb.listener_weights().await, (800, 200), "held at step 2");
+}
+
+#[tokio::test]
+async fn an_error_mid_rollout_goes_through_catch_to_rollback() {
+    let bench = Bench::start().await;
+    let alb = Alb::create(&bench).await;
+    let function = alb.function(&bench).await;
+    let input = alb.spec("start", json!("Linear10PercentEvery1Minute"));
+    let mut execution = Execution::new(state_machine(), input);
+    while let Some(visit) = execution.advance(&function).await {
+        if visit.state == "Shift" && visit.output["step"] == 2 {
+            // The next write is refused with an error nobody retries.
+            bench.front.inject(
+                Fault::error(
+                    "elasticloadbalancing",
+                    "ModifyListener",
+                    400,
+                    "ValidationError",
+                    "The listener is being modified by another request",
+                )
+                .times(1),
+            );
         }
     }
     let names = execution.names();
@@ -144,7 +179,7 @@ async fn an_error_mid_rollout_goes_through_catch_to_rollback() {
         rollback.output["reason"]
             .as_str()
             .unwrap()
-            .starts_with("AlarmUnreadable"),
+            .starts_with("AwsError"),
         "{}",
         rollback.output
     );
