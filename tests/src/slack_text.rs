@@ -1,16 +1,29 @@
-//! Renders a Slack message payload as a person would read it in the channel: the header in bold,
-//! sections and fields as lines, context in small print, the attachment colour as a bar.
+//! Renders a Slack message payload as a person would read it in the channel: the message text,
+//! then the header in bold, sections and fields as lines, context in small print, the attachment
+//! colour as a bar.
 
 use serde_json::Value;
 
 pub fn render(payload: &Value) -> String {
-    let mut lines = Vec::new();
-    let mut blocks: Vec<&Value> = payload
+    let mut shown = Vec::new();
+    let top_blocks: Vec<&Value> = payload
         .get("blocks")
         .and_then(Value::as_array)
         .map(|b| b.iter().collect())
         .unwrap_or_default();
-    let mut bar = "│";
+    // Slack shows `text` as the message body unless top-level blocks replace it (then it is only
+    // the notification fallback); attachments follow it.
+    if top_blocks.is_empty() {
+        if let Some(text) = payload.get("text").and_then(Value::as_str) {
+            shown.extend(text.lines().map(plain));
+        }
+    } else {
+        shown.extend(
+            block_lines(&top_blocks)
+                .iter()
+                .map(|l| format!("│ {}", plain(l))),
+        );
+    }
     for attachment in payload
         .get("attachments")
         .and_then(Value::as_array)
@@ -21,16 +34,32 @@ pub fn render(payload: &Value) -> String {
             .get("color")
             .and_then(Value::as_str)
             .map(str::to_ascii_lowercase);
-        bar = match colour.as_deref() {
+        let bar = match colour.as_deref() {
             Some("danger") | Some("#d40e0d") | Some("#e01e5a") => "🟥",
             Some("good") | Some("#2eb886") | Some("#2eb67d") => "🟩",
             Some("warning") | Some("#daa038") | Some("#ecb22e") => "🟨",
             _ => "│",
         };
-        if let Some(inner) = attachment.get("blocks").and_then(Value::as_array) {
-            blocks.extend(inner.iter());
-        }
+        let blocks: Vec<&Value> = attachment
+            .get("blocks")
+            .and_then(Value::as_array)
+            .map(|b| b.iter().collect())
+            .unwrap_or_default();
+        shown.extend(
+            block_lines(&blocks)
+                .iter()
+                .map(|l| format!("{bar} {}", plain(l))),
+        );
     }
+    if shown.is_empty() {
+        shown.push("(empty message)".into());
+    }
+    shown.join("\n")
+}
+
+/// Each block as the lines it shows: header in bold, section text and fields, context.
+fn block_lines(blocks: &[&Value]) -> Vec<String> {
+    let mut lines = Vec::new();
     for block in blocks {
         let text = block.pointer("/text/text").and_then(Value::as_str);
         match block.get("type").and_then(Value::as_str) {
@@ -69,20 +98,7 @@ pub fn render(payload: &Value) -> String {
             _ => {}
         }
     }
-    if lines.is_empty() {
-        lines.push(
-            payload
-                .get("text")
-                .and_then(Value::as_str)
-                .unwrap_or("(empty message)")
-                .to_string(),
-        );
-    }
     lines
-        .iter()
-        .map(|l| format!("{bar} {}", plain(l)))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// Slack's mrkdwn as it shows in the channel: links and dates by their labels, mentions with
@@ -109,6 +125,11 @@ fn plain(line: &str) -> String {
         rest = &rest[start + end + 1..];
     }
     out.push_str(rest);
+    // Slack's three escapes, shown as the characters they stand for.
+    let mut out = out
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
     for (code, emoji) in [
         (":rocket:", "🚀"),
         (":x:", "❌"),
@@ -151,9 +172,15 @@ mod tests {
         }));
         assert_eq!(
             text,
-            "🟥 **Deployment failed**\n🟥 *Application* checkout   ·   *Status* FAILED\n🟥   us-east-1"
+            "fallback\n🟥 **Deployment failed**\n🟥 *Application* checkout   ·   *Status* FAILED\n🟥   us-east-1"
         );
-        assert_eq!(render(&json!({"text": "only text"})), "│ only text");
+        assert_eq!(render(&json!({"text": "only text"})), "only text");
+        assert_eq!(
+            render(&json!({"text": "not shown", "blocks": [
+                {"type": "section", "text": {"type": "mrkdwn", "text": "a &lt;b&gt; &amp; c"}}
+            ]})),
+            "│ a <b> & c"
+        );
         assert_eq!(
             plain("<!here> :x: <https://console|d-1> at <!date^1^{date}|05:00 UTC>"),
             "@here ❌ d-1 at 05:00 UTC"
