@@ -17,7 +17,7 @@ use crate::discovery::{self, DeploymentFacts, Target};
 use crate::error::Error;
 use crate::probe;
 use crate::report::{self, HookStatus};
-use crate::verdict::{self, Stats};
+use crate::verdict::{self, Stats, without_query};
 
 /// Kept back from the deadline for the last report attempt and the runtime's answer.
 const FINAL_SLACK: Duration = Duration::from_millis(250);
@@ -276,7 +276,7 @@ async fn assess(
     };
     tracing::info!(
         deployment_id,
-        target = %target.url,
+        target = %without_query(target.url.as_str()),
         listener = target.listener_arn.as_deref(),
         green_target_group = target.green_target_group.as_deref(),
         internal = target.internal,
@@ -290,7 +290,7 @@ async fn assess(
         if let Err(err) = discovery::wait_until_healthy(&elb, group, config.readiness_timeout).await
         {
             let mut failed = Assessment::failed(err.to_string(), facts);
-            failed.target = Some(target.url.to_string());
+            failed.target = Some(without_query(target.url.as_str()));
             return Ok(failed);
         }
     }
@@ -305,7 +305,7 @@ async fn assess(
             HookStatus::Failed
         },
         reason: (!verdict.passed).then(|| verdict.reasons.join("; ")),
-        target: Some(target.url.to_string()),
+        target: Some(without_query(target.url.as_str())),
         stats: Some(verdict.stats),
         facts,
     })

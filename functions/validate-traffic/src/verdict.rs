@@ -257,9 +257,11 @@ pub fn summarize(samples: &[Sample]) -> Stats {
         } else {
             stats.failed += 1;
             if stats.failures.len() < FAILURES_KEPT {
-                stats
-                    .failures
-                    .push(format!("{}: {}", sample.path, sample.result.describe()));
+                stats.failures.push(format!(
+                    "{}: {}",
+                    without_query(&sample.path),
+                    sample.result.describe()
+                ));
             }
         }
         if sample.result.status().is_some() {
@@ -283,9 +285,28 @@ pub fn percentile(sorted: &[u64], pct: f64) -> Option<u64> {
     sorted.get(rank.clamp(1, sorted.len()) - 1).copied()
 }
 
+/// A URL or path as logs and messages show it: a query string may carry a token, so its
+/// content is left out.
+pub fn without_query(url: &str) -> String {
+    match url.split_once('?') {
+        Some((before, _)) => format!("{before}?…"),
+        None => url.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_strings_are_left_out() {
+        assert_eq!(without_query("/health?token=s3cret"), "/health?…");
+        assert_eq!(
+            without_query("https://green.example.com:8443/?key=1"),
+            "https://green.example.com:8443/?…"
+        );
+        assert_eq!(without_query("/health"), "/health");
+    }
 
     fn expect(status: &str) -> Expectations {
         Expectations {
