@@ -263,7 +263,7 @@ async fn assess(
         Some(url) => Target {
             url: url.clone(),
             listener_arn: None,
-            green_target_group: None,
+            green_target_group: green_for_readiness(&codedeploy, &elb, &facts, config).await,
             internal: false,
         },
         None => {
@@ -309,6 +309,26 @@ async fn assess(
         stats: Some(verdict.stats),
         facts,
     })
+}
+
+/// With `TARGET_URL` the probe does not need discovery, but a blue/green deployment group still
+/// names green, and its health gates the probe. Lambda and EC2 groups have none: no gate.
+async fn green_for_readiness(
+    codedeploy: &aws_sdk_codedeploy::Client,
+    elb: &aws_sdk_elasticloadbalancingv2::Client,
+    facts: &DeploymentFacts,
+    config: &Config,
+) -> Option<String> {
+    if config.readiness_timeout.is_zero() || facts.group.is_none() {
+        return None;
+    }
+    match discovery::discover(codedeploy, elb, facts).await {
+        Ok(found) => found.green_target_group,
+        Err(err) => {
+            tracing::debug!(error = %err, "no green target group to wait for");
+            None
+        }
+    }
 }
 
 #[derive(Debug)]

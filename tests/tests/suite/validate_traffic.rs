@@ -372,6 +372,16 @@ async fn test_listener_is_discovered_and_green_probed_through_it() {
 
 #[tokio::test]
 async fn green_without_healthy_targets_fails_the_readiness_gate() {
+    unready_green_is_never_probed(false).await;
+}
+
+/// `TARGET_URL` skips discovery, not the gate: the deployment group still names green.
+#[tokio::test]
+async fn readiness_gate_holds_with_a_configured_url() {
+    unready_green_is_never_probed(true).await;
+}
+
+async fn unready_green_is_never_probed(configured_url: bool) {
     let bench = Bench::start().await;
     let config = bench.sdk_config().await;
     let world = ReleaseWorld::create(&config).await;
@@ -397,16 +407,16 @@ async fn green_without_healthy_targets_fails_the_readiness_gate() {
         green.addr(),
     );
     let proxy_url = proxy.url();
-    let function = LambdaFn::start(
-        FUNCTION,
-        &bench,
-        &[
-            ("HTTP_PROXY", &proxy_url),
-            ("NO_PROXY", "127.0.0.1,localhost"),
-            ("READINESS_TIMEOUT_MS", "3000"),
-        ],
-    )
-    .await;
+    let target_url = green.url();
+    let mut env = vec![
+        ("HTTP_PROXY", proxy_url.as_str()),
+        ("NO_PROXY", "127.0.0.1,localhost"),
+        ("READINESS_TIMEOUT_MS", "3000"),
+    ];
+    if configured_url {
+        env.push(("TARGET_URL", target_url.as_str()));
+    }
+    let function = LambdaFn::start(FUNCTION, &bench, &env).await;
     let invocation = function.invoke(hook(&deployment, "exec-unready")).await;
     assert!(invocation.is_ok(), "{:?}", invocation.outcome);
     let reports = reports_for(&bench, &deployment);
