@@ -276,7 +276,27 @@ async fn step(
         Decision::Apply(target) => Some(target),
     };
     let next_share = plan.get(index).map(|s| s.green_permille).unwrap_or(FULL);
-    if let Some(reason) = failed_gate(deps, spec, next_share).await? {
+    let gate = match failed_gate(deps, spec, next_share).await {
+        // The rollout holds where it is; say so, as the state machine ends without a rollback.
+        Err(err @ Error::AlarmUnreadable(_)) => {
+            publish(
+                deps,
+                spec,
+                StepReport {
+                    status: "Stopped",
+                    step: index as u32 + 1,
+                    total_steps: n as u32,
+                    green_percent: current.green_share().map(percent).unwrap_or(0.0),
+                    next_wait_seconds: None,
+                    reason: Some(err.to_string()),
+                },
+            )
+            .await;
+            return Err(err);
+        }
+        other => other?,
+    };
+    if let Some(reason) = gate {
         return roll_back(deps, spec, plan, &actions, &located, index as u32, reason).await;
     }
     let Some(target) = target else {

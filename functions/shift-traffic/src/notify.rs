@@ -27,7 +27,7 @@ impl Notifier {
 /// What one step did, for the event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepReport {
-    /// `Shifted`, `Completed`, `RolledBack`, `Drift`.
+    /// `Shifted`, `Completed`, `RolledBack`, `Drift`, `Stopped`.
     pub status: &'static str,
     /// 1-based step number; `total_steps + 1` is the check after the bake.
     pub step: u32,
@@ -46,6 +46,10 @@ pub fn event(spec: &Spec, report: &StepReport) -> RolloutEvent {
         "RolledBack" => (
             Outcome::RolledBack,
             format!("rolled back to blue on {}", short(spec)),
+        ),
+        "Stopped" => (
+            Outcome::Failed,
+            format!("stopped with the weights where they are on {}", short(spec)),
         ),
         "Drift" => (
             Outcome::Failed,

@@ -6,6 +6,7 @@ use crate::shift_traffic_support::{
 };
 use aws_sdk_cloudwatch::types::StateValue;
 use rollout_bench::{Bench, Fault};
+use rollout_kit::{Outcome, RolloutEvent};
 use serde_json::json;
 
 #[tokio::test]
@@ -137,6 +138,23 @@ async fn an_unreadable_alarm_stops_the_rollout_where_it_is() {
     assert!(!execution.names().contains(&"Rollback"));
     assert_eq!(bench.front.count("ModifyListener"), 0);
     assert_eq!(alb.listener_weights().await, (800, 200), "held at step 2");
+    // The stop is announced, since no rollback event will follow.
+    let stopped: Vec<RolloutEvent> = bench
+        .front
+        .sns_messages()
+        .iter()
+        .filter_map(|m| RolloutEvent::parse(&m.message))
+        .filter(|e| e.outcome == Outcome::Failed)
+        .collect();
+    assert_eq!(stopped.len(), 1, "{stopped:?}");
+    assert!(
+        stopped[0]
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("no such alarm")),
+        "{:?}",
+        stopped[0]
+    );
 }
 
 #[tokio::test]
