@@ -251,19 +251,7 @@ async fn step(
                 found_blue: current.blue,
                 found_green: current.green,
             };
-            publish(
-                deps,
-                spec,
-                StepReport {
-                    status: "Drift",
-                    step: index as u32 + 1,
-                    total_steps: n as u32,
-                    green_percent: current.green_share().map(percent).unwrap_or(0.0),
-                    next_wait_seconds: None,
-                    reason: Some(err.to_string()),
-                },
-            )
-            .await;
+            publish(deps, spec, halted("Drift", index, n, current, &err)).await;
             return Err(err);
         }
         Decision::AlreadyApplied => {
@@ -279,19 +267,7 @@ async fn step(
     let gate = match failed_gate(deps, spec, next_share).await {
         // The rollout holds where it is; say so, as the state machine ends without a rollback.
         Err(err @ Error::AlarmUnreadable(_)) => {
-            publish(
-                deps,
-                spec,
-                StepReport {
-                    status: "Stopped",
-                    step: index as u32 + 1,
-                    total_steps: n as u32,
-                    green_percent: current.green_share().map(percent).unwrap_or(0.0),
-                    next_wait_seconds: None,
-                    reason: Some(err.to_string()),
-                },
-            )
-            .await;
+            publish(deps, spec, halted("Stopped", index, n, current, &err)).await;
             return Err(err);
         }
         other => other?,
@@ -320,6 +296,24 @@ async fn step(
     let status = if out.done { "Completed" } else { "Shifted" };
     publish(deps, spec, report(&out, status, index as u32 + 1)).await;
     Ok(out)
+}
+
+/// The event of a step that ends in an error without writing: the weights stay as found.
+fn halted(
+    status: &'static str,
+    index: usize,
+    total: usize,
+    current: Weights,
+    err: &Error,
+) -> StepReport {
+    StepReport {
+        status,
+        step: index as u32 + 1,
+        total_steps: total as u32,
+        green_percent: current.green_share().map(percent).unwrap_or(0.0),
+        next_wait_seconds: None,
+        reason: Some(err.to_string()),
+    }
 }
 
 /// The state after step `index` is in place.
