@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use aws_sdk_codedeploy::error::ProvideErrorMetadata;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, TargetHealthDescription, TargetHealthStateEnum,
+    Action, ActionTypeEnum, Listener, TargetHealthDescription, TargetHealthStateEnum,
 };
 use reqwest::Url;
 use tokio::time::Instant;
@@ -77,6 +77,47 @@ pub async fn discover(
     elb: &aws_sdk_elasticloadbalancingv2::Client,
     facts: &DeploymentFacts,
 ) -> Result<Target, Error> {
+    let (listener_arn, listener) = test_listener(codedeploy, elb, facts).await?;
+    let port = listener
+        .port()
+        .ok_or_else(|| Error::BadListener(format!("{listener_arn} has no port")))?;
+    let protocol = listener
+        .protocol()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let lb_arn = listener
+        .load_balancer_arn()
+        .ok_or_else(|| Error::BadListener(format!("{listener_arn} has no load balancer")))?;
+    let green_target_group = forwarded_target_group(listener.default_actions());
+
+    let lbs = elb
+        .describe_load_balancers()
+        .load_balancer_arns(lb_arn)
+        .send()
+        .await
+        .map_err(|err| aws_error("DescribeLoadBalancers", &err))?;
+    let lb = lbs
+        .load_balancers()
+        .first()
+        .ok_or_else(|| Error::BadListener(format!("load balancer {lb_arn} not found")))?;
+    let dns = lb
+        .dns_name()
+        .ok_or_else(|| Error::BadListener(format!("load balancer {lb_arn} has no DNS name")))?;
+    let url = listener_url(&protocol, dns, port)?;
+    Ok(Target {
+        url,
+        listener_arn: Some(listener_arn),
+        green_target_group,
+        internal: lb.scheme().map(|s| s.as_str()) == Some("internal"),
+    })
+}
+
+/// The test listener the deployment group routes test traffic through: its ARN and description.
+async fn test_listener(
+    codedeploy: &aws_sdk_codedeploy::Client,
+    elb: &aws_sdk_elasticloadbalancingv2::Client,
+    facts: &DeploymentFacts,
+) -> Result<(String, Listener), Error> {
     let (Some(application), Some(group)) = (&facts.application, &facts.group) else {
         return Err(Error::BadListener(
             "the deployment names no application or deployment group".into(),
@@ -110,41 +151,22 @@ pub async fn discover(
         .await
         .map_err(|err| aws_error("DescribeListeners", &err))?;
     let listener = listeners
-        .listeners()
-        .first()
+        .listeners
+        .unwrap_or_default()
+        .into_iter()
+        .next()
         .ok_or_else(|| Error::BadListener(format!("{listener_arn} not found")))?;
-    let port = listener
-        .port()
-        .ok_or_else(|| Error::BadListener(format!("{listener_arn} has no port")))?;
-    let protocol = listener
-        .protocol()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_default();
-    let lb_arn = listener
-        .load_balancer_arn()
-        .ok_or_else(|| Error::BadListener(format!("{listener_arn} has no load balancer")))?;
-    let green_target_group = forwarded_target_group(listener.default_actions());
+    Ok((listener_arn, listener))
+}
 
-    let lbs = elb
-        .describe_load_balancers()
-        .load_balancer_arns(lb_arn)
-        .send()
-        .await
-        .map_err(|err| aws_error("DescribeLoadBalancers", &err))?;
-    let lb = lbs
-        .load_balancers()
-        .first()
-        .ok_or_else(|| Error::BadListener(format!("load balancer {lb_arn} not found")))?;
-    let dns = lb
-        .dns_name()
-        .ok_or_else(|| Error::BadListener(format!("load balancer {lb_arn} has no DNS name")))?;
-    let url = listener_url(&protocol, dns, port)?;
-    Ok(Target {
-        url,
-        listener_arn: Some(listener_arn),
-        green_target_group,
-        internal: lb.scheme().map(|s| s.as_str()) == Some("internal"),
-    })
+/// Green as the test listener names it, without the load balancer lookup `discover` adds.
+pub async fn green_target_group(
+    codedeploy: &aws_sdk_codedeploy::Client,
+    elb: &aws_sdk_elasticloadbalancingv2::Client,
+    facts: &DeploymentFacts,
+) -> Result<Option<String>, Error> {
+    let (_, listener) = test_listener(codedeploy, elb, facts).await?;
+    Ok(forwarded_target_group(listener.default_actions()))
 }
 
 /// `<protocol>://<dns>:<port>`; only HTTP(S) listeners can be probed.

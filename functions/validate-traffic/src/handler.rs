@@ -322,8 +322,8 @@ async fn green_for_readiness(
     if config.readiness_timeout.is_zero() || facts.group.is_none() {
         return None;
     }
-    match discovery::discover(codedeploy, elb, facts).await {
-        Ok(found) => found.green_target_group,
+    match discovery::green_target_group(codedeploy, elb, facts).await {
+        Ok(green) => green,
         Err(err) => {
             tracing::debug!(error = %err, "no green target group to wait for");
             None
