@@ -97,16 +97,28 @@ async fn drift_stops_the_machine_without_a_rollback_write() {
             bench.front.reset_calls();
         }
     }
+    assert_stopped_in_place(&execution, &bench, &alb, "DriftDetected", (300, 700)).await;
+}
+
+/// The machine ended in `Stopped` for `error_type`, wrote nothing after the fault (calls are
+/// counted from the fault on) and left the weights at `weights`.
+async fn assert_stopped_in_place(
+    execution: &Execution,
+    bench: &Bench,
+    alb: &Alb,
+    error_type: &str,
+    weights: (i32, i32),
+) {
     match &execution.ending {
         Some(Ending::Failed { error, cause }) => {
             assert_eq!(error, "RolloutStopped");
-            assert!(cause.contains("DriftDetected"), "{cause}");
+            assert!(cause.contains(error_type), "{cause}");
         }
         other => panic!("{other:?}"),
     }
     assert!(!execution.names().contains(&"Rollback"));
     assert_eq!(bench.front.count("ModifyListener"), 0);
-    assert_eq!(alb.listener_weights().await, (300, 700));
+    assert_eq!(alb.listener_weights().await, weights);
 }
 
 #[tokio::test]
@@ -128,16 +140,8 @@ async fn an_unreadable_alarm_stops_the_rollout_where_it_is() {
             bench.front.reset_calls();
         }
     }
-    match &execution.ending {
-        Some(Ending::Failed { error, cause }) => {
-            assert_eq!(error, "RolloutStopped");
-            assert!(cause.contains("AlarmUnreadable"), "{cause}");
-        }
-        other => panic!("{other:?}"),
-    }
-    assert!(!execution.names().contains(&"Rollback"));
-    assert_eq!(bench.front.count("ModifyListener"), 0);
-    assert_eq!(alb.listener_weights().await, (800, 200), "held at step 2");
+    // Held at step 2.
+    assert_stopped_in_place(&execution, &bench, &alb, "AlarmUnreadable", (800, 200)).await;
     // The stop is announced, since no rollback event will follow.
     let stopped: Vec<RolloutEvent> = bench
         .front
