@@ -18,6 +18,10 @@ pub enum SlackReply {
     Ok,
     /// 400 `invalid_payload`.
     InvalidPayload,
+    /// 400 `no_text`.
+    NoText,
+    /// 400 `invalid_blocks`.
+    InvalidBlocks,
     /// 403 `action_prohibited`.
     ActionProhibited,
     /// 404 `channel_not_found`.
@@ -41,6 +45,8 @@ impl SlackReply {
         match self {
             SlackReply::Ok => (200, "ok"),
             SlackReply::InvalidPayload => (400, "invalid_payload"),
+            SlackReply::NoText => (400, "no_text"),
+            SlackReply::InvalidBlocks => (400, "invalid_blocks"),
             SlackReply::ActionProhibited => (403, "action_prohibited"),
             SlackReply::ChannelNotFound => (404, "channel_not_found"),
             SlackReply::NoService => (404, "no_service"),

@@ -232,6 +232,8 @@ async fn each_slack_error_code_is_permanent_and_reported() {
     let function = start(&bench, &ciphertext, &[]).await;
     for (reply, code) in [
         (SlackReply::InvalidPayload, "400 invalid_payload"),
+        (SlackReply::NoText, "400 no_text"),
+        (SlackReply::InvalidBlocks, "400 invalid_blocks"),
         (SlackReply::ActionProhibited, "403 action_prohibited"),
         (SlackReply::ChannelNotFound, "404 channel_not_found"),
         (SlackReply::NoService, "404 no_service"),
