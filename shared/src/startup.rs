@@ -1,5 +1,8 @@
 //! Cold-start wiring shared by every function.
 
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
 /// Logs go to stdout; Lambda's logging config (`AWS_LAMBDA_LOG_FORMAT=JSON`,
@@ -12,4 +15,21 @@ pub fn init_logging() {
 /// environment. Loaded once per container and shared by every client.
 pub async fn load_aws_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+/// The SDK sets no operation timeout by default, so a call that hangs waits for the Lambda
+/// timeout. Every client gets these bounds: one attempt, and the whole call with its retries.
+pub fn sdk_timeouts(attempt: Duration, operation: Duration) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(attempt.min(Duration::from_secs(3)))
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(operation)
+        .build()
+}
+
+/// The shared config with [`sdk_timeouts`] applied, for building a client with `Client::new`.
+pub fn with_timeouts(sdk: &SdkConfig, attempt: Duration, operation: Duration) -> SdkConfig {
+    sdk.to_builder()
+        .timeout_config(sdk_timeouts(attempt, operation))
+        .build()
 }

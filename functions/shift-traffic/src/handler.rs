@@ -12,14 +12,14 @@ use crate::alarms::Alarms;
 use crate::elb::Elb;
 use crate::error::Error;
 use crate::gates::{AlarmVerdict, alarm_verdict, health_verdict};
-use crate::notify::{self, Notifier, StepReport};
+use crate::notify::{self, StepReport};
 use crate::plan::{self, FULL, PlannedStep, Weights, percent, scaled};
 use crate::spec::{self, Action, Input, Spec, Target};
 
 pub struct Deps {
     pub elb: Elb,
     pub alarms: Alarms,
-    pub notifier: Option<Notifier>,
+    pub notifier: Option<rollout_kit::Publisher>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -518,7 +518,8 @@ async fn status(deps: &Deps, spec: &Spec, plan: &[PlannedStep]) -> Result<Output
 
 async fn publish(deps: &Deps, spec: &Spec, report: StepReport) {
     if let Some(notifier) = &deps.notifier {
-        notifier.publish(&notify::event(spec, &report)).await;
+        // Logged inside; the step's result stands either way.
+        let _ = notifier.publish(&notify::event(spec, &report)).await;
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_config::timeout::TimeoutConfig;
 use lambda_runtime::service_fn;
 use rollout_kit::{ConfigError, Env};
-use shift_traffic::{alarms, elb, handler, notify};
+use shift_traffic::{alarms, elb, handler};
 
 /// The function's configuration: only where to publish rollout events. What to shift arrives
 /// in each invocation's spec.
@@ -55,7 +55,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         alarms: alarms::Alarms::new(aws_sdk_cloudwatch::Client::from_conf(cloudwatch_config)),
         notifier: config
             .notification_topic_arn
-            .map(|topic| notify::Notifier::new(aws_sdk_sns::Client::new(&sdk), topic)),
+            .map(|topic| rollout_kit::Publisher::new(aws_sdk_sns::Client::new(&sdk), topic)),
     };
     lambda_runtime::run(service_fn(|event| handler::handle(&deps, event))).await
 }

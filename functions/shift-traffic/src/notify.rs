@@ -1,28 +1,11 @@
-//! Rollout events for the notifications topic, one per step. Best effort: a notification never
-//! changes what a step does.
+//! Rollout events for the notifications topic, one per step. Published through
+//! `rollout_kit::Publisher`: bounded, and a notification never changes what a step does.
 
 use rollout_kit::{Outcome, RolloutDetail, RolloutEvent, ShiftDetail};
 
 use crate::spec::Spec;
 
 pub const SOURCE: &str = "shift-traffic";
-
-pub struct Notifier {
-    sns: aws_sdk_sns::Client,
-    topic_arn: String,
-}
-
-impl Notifier {
-    pub fn new(sns: aws_sdk_sns::Client, topic_arn: String) -> Self {
-        Self { sns, topic_arn }
-    }
-
-    pub async fn publish(&self, event: &RolloutEvent) {
-        // Failures are logged inside; the step's outcome stands either way.
-        let _ =
-            rollout_kit::publish::publish_rollout_event(&self.sns, &self.topic_arn, event).await;
-    }
-}
 
 /// What one step did, for the event.
 #[derive(Debug, Clone, PartialEq)]

@@ -202,14 +202,10 @@ pub async fn handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Er
         .and_then(|s| s.config.topic_arn.as_deref())
     {
         let event = rollout_event(deployment_id, &assessment);
-        let publish = rollout_kit::publish::publish_rollout_event(&deps.sns, topic, &event);
         let left = report_until.saturating_duration_since(Instant::now());
-        if tokio::time::timeout(left, publish).await.is_err() {
-            tracing::warn!(
-                deployment_id,
-                "rollout event not published before the deadline"
-            );
-        }
+        let _ = rollout_kit::Publisher::new(deps.sns.clone(), topic.to_string())
+            .publish_within(&event, left)
+            .await;
     }
 
     let reported = reported?;
