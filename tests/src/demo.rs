@@ -468,7 +468,10 @@ async fn start_functions(
     let shift = LambdaFn::start(
         "shift-traffic",
         bench,
-        &[("NOTIFICATION_TOPIC_ARN", world.topic_arn.as_str())],
+        &[
+            ("NOTIFICATION_TOPIC_ARN", world.topic_arn.as_str()),
+            ("LEASE_TABLE_NAME", crate::world::LEASE_TABLE),
+        ],
     )
     .await;
     let notify = LambdaFn::start(

@@ -61,6 +61,9 @@ enum FaultReply {
     Hang,
     /// Answer normally after a pause.
     Delay(Duration),
+    /// Pass the call on at once, then hold the answer back for a pause: the call has taken
+    /// effect while the caller still waits (room for another writer right after it).
+    DelayReply(Duration),
 }
 
 impl Fault {
@@ -114,6 +117,11 @@ impl Fault {
 
     pub fn delay(service: &str, operation: &str, pause: Duration) -> Self {
         Self::new(service, operation, FaultReply::Delay(pause))
+    }
+
+    /// The call reaches moto at once; its answer comes after `pause`.
+    pub fn delay_reply(service: &str, operation: &str, pause: Duration) -> Self {
+        Self::new(service, operation, FaultReply::DelayReply(pause))
     }
 
     /// Applies to the next `n` matching calls only.
@@ -248,6 +256,13 @@ impl AwsFront {
                 return plain(StatusCode::GATEWAY_TIMEOUT, "hung");
             }
             Some(FaultReply::Delay(pause)) => tokio::time::sleep(pause).await,
+            Some(FaultReply::DelayReply(pause)) => {
+                let reply = self
+                    .forward(parts.method, &parts.uri, &parts.headers, body)
+                    .await;
+                tokio::time::sleep(pause).await;
+                return reply;
+            }
             None => {}
         }
         if target.as_deref() == Some("CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus") {

@@ -12,6 +12,36 @@ pub const APPLICATION: &str = "checkout";
 pub const DEPLOYMENT_GROUP: &str = "checkout-blue-green";
 pub const PROD_PORT: i32 = 80;
 pub const TEST_PORT: i32 = 8080;
+/// shift-traffic's lease table (`RolloutLeaseTable` in the template).
+pub const LEASE_TABLE: &str = "rollout-leases";
+
+/// The lease table as `template.yaml` declares it: on-demand, keyed by the target ARN.
+pub async fn create_lease_table(dynamodb: &aws_sdk_dynamodb::Client) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    dynamodb
+        .create_table()
+        .table_name(LEASE_TABLE)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("target_arn")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("target_arn")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key"),
+        )
+        .send()
+        .await
+        .expect("create lease table");
+}
 
 #[derive(Debug, Clone)]
 pub struct ReleaseWorld {
@@ -149,6 +179,7 @@ impl ReleaseWorld {
             .expect("create topic")
             .topic_arn
             .expect("topic arn");
+        create_lease_table(&aws_sdk_dynamodb::Client::new(config)).await;
         let kms = aws_sdk_kms::Client::new(config);
         let kms_key_arn = kms
             .create_key()

@@ -3,7 +3,10 @@
 use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::types::AlarmType;
 
-use crate::backoff::retry_throttled;
+use rollout_kit::retry::RetryError;
+use tokio::time::Instant;
+
+use crate::error::Error;
 use crate::gates::AlarmState;
 
 pub struct Alarms {
@@ -15,10 +18,16 @@ impl Alarms {
         Self { client }
     }
 
-    /// Metric and composite alarms by name (at most 100, so one page). `Err` is the SDK's
-    /// summary: the caller decides whether an unreadable alarm stops the rollout.
-    pub async fn states(&self, names: &[String]) -> Result<Vec<AlarmState>, String> {
-        let out = retry_throttled("DescribeAlarms", || {
+    /// Metric and composite alarms by name (at most 100, so one page). The inner `Err` is the
+    /// service's refusal: the caller decides whether an unreadable alarm stops the rollout.
+    /// Throttling or silence until the time runs out is `Throttled`, which the state machine
+    /// retries.
+    pub async fn states(
+        &self,
+        names: &[String],
+        until: Instant,
+    ) -> Result<Result<Vec<AlarmState>, String>, Error> {
+        let result = crate::elb::call("DescribeAlarms", until, || {
             self.client
                 .describe_alarms()
                 .set_alarm_names(Some(names.to_vec()))
@@ -27,8 +36,20 @@ impl Alarms {
                 .max_records(100)
                 .send()
         })
-        .await
-        .map_err(|e| rollout_kit::sdk_error_summary(&e))?;
+        .await;
+        let out = match result {
+            Ok(out) => out,
+            Err(RetryError::Permanent(err)) => {
+                return Ok(Err(rollout_kit::sdk_error_summary(&err)));
+            }
+            Err(err) => {
+                return Err(crate::elb::retry_error(
+                    "DescribeAlarms",
+                    err,
+                    |_, summary| Error::AlarmUnreadable(summary),
+                ));
+            }
+        };
         let metric = out
             .metric_alarms()
             .iter()
@@ -37,7 +58,7 @@ impl Alarms {
             .composite_alarms()
             .iter()
             .map(|a| (a.alarm_name(), a.state_value().map(|s| s.as_str())));
-        Ok(metric
+        Ok(Ok(metric
             .chain(composite)
             .filter_map(|(name, state)| {
                 Some(AlarmState {
@@ -45,6 +66,6 @@ impl Alarms {
                     state: state.unwrap_or("INSUFFICIENT_DATA").to_string(),
                 })
             })
-            .collect())
+            .collect()))
     }
 }

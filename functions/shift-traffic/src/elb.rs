@@ -1,13 +1,63 @@
 //! ELBv2 adapter: read and write the action list of a listener or rule, read green's health.
 
-use aws_sdk_elasticloadbalancingv2::Client;
-use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
-use aws_sdk_elasticloadbalancingv2::types::Action;
+use std::time::Duration;
 
-use crate::backoff::{ATTEMPTS, is_throttling, retry_throttled};
+use aws_sdk_elasticloadbalancingv2::Client;
+use aws_sdk_elasticloadbalancingv2::config::http::HttpResponse;
+use aws_sdk_elasticloadbalancingv2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_elasticloadbalancingv2::types::Action;
+use rollout_kit::retry::{Backoff, RetryError, retry_until, sdk_is_transient};
+use tokio::time::Instant;
+
 use crate::error::Error;
 use crate::gates::HealthCounts;
 use crate::spec::Target;
+
+/// The longest one call keeps retrying a throttled or failing API before the step gives up with
+/// `Throttled` (the state machine then retries the whole idempotent step): ELBv2's `Describe*`
+/// share one bucket per account and region, and a busy account throttles for longer than the
+/// SDK's own three attempts ride out.
+pub const CALL_BUDGET: Duration = Duration::from_secs(10);
+
+/// Retries transient errors of one call until [`CALL_BUDGET`] or `until`, whichever is first.
+pub async fn call<T, E, F, Fut>(
+    operation: &'static str,
+    until: Instant,
+    call: F,
+) -> Result<T, RetryError<SdkError<E, HttpResponse>>>
+where
+    E: ProvideErrorMetadata,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+{
+    let until = until.min(Instant::now() + CALL_BUDGET);
+    retry_until(operation, until, Backoff::AWS, sdk_is_transient, call).await
+}
+
+/// The error of a call that gave up: `Throttled` (retryable) when time ran out on transient
+/// answers, else what `permanent` makes of the service's answer.
+pub fn retry_error<E>(
+    operation: &'static str,
+    err: RetryError<SdkError<E, HttpResponse>>,
+    permanent: impl FnOnce(Option<&str>, String) -> Error,
+) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match err {
+        RetryError::Permanent(err) => {
+            let summary = rollout_kit::sdk_error_summary(&err);
+            permanent(err.code(), summary)
+        }
+        RetryError::OutOfTime { attempts, last } => Error::Throttled {
+            operation,
+            attempts,
+            detail: last
+                .map(|e| rollout_kit::sdk_error_summary(&e))
+                .unwrap_or_else(|| "no answer before the step's time ran out".into()),
+        },
+    }
+}
 
 pub struct Elb {
     client: Client,
@@ -18,14 +68,18 @@ impl Elb {
         Self { client }
     }
 
-    pub async fn read_actions(&self, target: &Target) -> Result<Vec<Action>, Error> {
+    pub async fn read_actions(
+        &self,
+        target: &Target,
+        until: Instant,
+    ) -> Result<Vec<Action>, Error> {
         match target {
             Target::Listener(arn) => {
-                let out = retry_throttled("DescribeListeners", || {
+                let out = call("DescribeListeners", until, || {
                     self.client.describe_listeners().listener_arns(arn).send()
                 })
                 .await
-                .map_err(|e| map_error("DescribeListeners", target, &e))?;
+                .map_err(|e| map_error("DescribeListeners", target, e))?;
                 let listener = out
                     .listeners()
                     .iter()
@@ -34,11 +88,11 @@ impl Elb {
                 Ok(listener.default_actions().to_vec())
             }
             Target::Rule(arn) => {
-                let out = retry_throttled("DescribeRules", || {
+                let out = call("DescribeRules", until, || {
                     self.client.describe_rules().rule_arns(arn).send()
                 })
                 .await
-                .map_err(|e| map_error("DescribeRules", target, &e))?;
+                .map_err(|e| map_error("DescribeRules", target, e))?;
                 let rule = out
                     .rules()
                     .iter()
@@ -49,10 +103,15 @@ impl Elb {
         }
     }
 
-    pub async fn write_actions(&self, target: &Target, actions: &[Action]) -> Result<(), Error> {
+    pub async fn write_actions(
+        &self,
+        target: &Target,
+        actions: &[Action],
+        until: Instant,
+    ) -> Result<(), Error> {
         match target {
             Target::Listener(arn) => {
-                retry_throttled("ModifyListener", || {
+                call("ModifyListener", until, || {
                     self.client
                         .modify_listener()
                         .listener_arn(arn)
@@ -60,10 +119,10 @@ impl Elb {
                         .send()
                 })
                 .await
-                .map_err(|e| map_error("ModifyListener", target, &e))?;
+                .map_err(|e| map_error("ModifyListener", target, e))?;
             }
             Target::Rule(arn) => {
-                retry_throttled("ModifyRule", || {
+                call("ModifyRule", until, || {
                     self.client
                         .modify_rule()
                         .rule_arn(arn)
@@ -71,7 +130,7 @@ impl Elb {
                         .send()
                 })
                 .await
-                .map_err(|e| map_error("ModifyRule", target, &e))?;
+                .map_err(|e| map_error("ModifyRule", target, e))?;
             }
         }
         Ok(())
@@ -81,15 +140,16 @@ impl Elb {
         &self,
         target: &Target,
         target_group_arn: &str,
+        until: Instant,
     ) -> Result<HealthCounts, Error> {
-        let out = retry_throttled("DescribeTargetHealth", || {
+        let out = call("DescribeTargetHealth", until, || {
             self.client
                 .describe_target_health()
                 .target_group_arn(target_group_arn)
                 .send()
         })
         .await
-        .map_err(|e| map_error("DescribeTargetHealth", target, &e))?;
+        .map_err(|e| map_error("DescribeTargetHealth", target, e))?;
         Ok(HealthCounts::from_states(
             out.target_health_descriptions().iter().map(|d| {
                 let health = d.target_health();
@@ -104,19 +164,15 @@ impl Elb {
     }
 }
 
-fn map_error<E>(operation: &'static str, target: &Target, err: &E) -> Error
+fn map_error<E>(
+    operation: &'static str,
+    target: &Target,
+    err: RetryError<SdkError<E, HttpResponse>>,
+) -> Error
 where
-    E: ProvideErrorMetadata + std::error::Error,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let code = err.code();
-    if is_throttling(code) {
-        return Error::Throttled {
-            operation,
-            attempts: ATTEMPTS,
-        };
-    }
-    let summary = rollout_kit::sdk_error_summary(err);
-    match code {
+    retry_error(operation, err, |code, summary| match code {
         Some("ListenerNotFound") => Error::ListenerNotFound {
             arn: target.arn().to_string(),
         },
@@ -125,5 +181,5 @@ where
         },
         Some("TargetGroupNotFound") => Error::TargetGroupNotFound { detail: summary },
         _ => Error::Aws { operation, summary },
-    }
+    })
 }

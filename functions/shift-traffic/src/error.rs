@@ -1,6 +1,7 @@
 //! The one error type of shift-traffic. Each variant has a stable `errorType`, which the state
-//! machine's `Catch` branches on: drift and configuration errors stop without touching the
-//! listener, everything else rolls back.
+//! machine's `Catch` branches on: drift, another writer, a lost or held lease and configuration
+//! errors stop without touching the listener; `Throttled` is retried; everything else rolls
+//! back.
 
 use rollout_kit::ErrorKind;
 
@@ -57,13 +58,46 @@ pub enum Error {
     #[error("cannot read the watched alarms: {0}")]
     AlarmUnreadable(String),
 
-    #[error("the write to {target} did not read back as written: {detail}")]
+    #[error(
+        "the write to {target} did not read back as written: {detail}; another writer acted right after it, so the weights stay as they are"
+    )]
     WriteNotVerified { target: String, detail: String },
 
-    #[error("{operation} was throttled on every one of {attempts} attempts")]
+    #[error(
+        "{operation} did not succeed in time ({attempts} attempts): {detail}; the step is safe to retry"
+    )]
     Throttled {
         operation: &'static str,
         attempts: u32,
+        detail: String,
+    },
+
+    #[error(
+        "{target} is being shifted by rollout {holder} (lease version {version}, expires in {expires_in_seconds} s); wait for it to end, or take it over with a rollback"
+    )]
+    LeaseHeld {
+        target: String,
+        holder: String,
+        version: u64,
+        expires_in_seconds: u64,
+    },
+
+    #[error(
+        "this rollout no longer holds the lease on {target} (it held version {version}; now held by {now_held_by}): a rollback or another rollout took over, nothing was written"
+    )]
+    LeaseLost {
+        target: String,
+        version: u64,
+        now_held_by: String,
+    },
+
+    #[error(
+        "rollback refused on {target}: blue {found_blue} / green {found_green} is not a weight this rollout's plan writes, so someone else set it; nothing was written (send \"force\": true to put all traffic on blue anyway)"
+    )]
+    RollbackRefused {
+        target: String,
+        found_blue: i32,
+        found_green: i32,
     },
 
     #[error("{operation} failed: {summary}")]
@@ -88,9 +122,58 @@ impl ErrorKind for Error {
             Error::AlarmUnreadable(_) => "AlarmUnreadable",
             Error::WriteNotVerified { .. } => "WriteNotVerified",
             Error::Throttled { .. } => "Throttled",
+            Error::LeaseHeld { .. } => "LeaseHeld",
+            Error::LeaseLost { .. } => "LeaseLost",
+            Error::RollbackRefused { .. } => "RollbackRefused",
             Error::Aws { .. } => "AwsError",
         }
     }
+}
+
+impl Error {
+    /// Every `errorType` this function can return, for the contract test of the state
+    /// machine's `Retry` and `Catch` lists.
+    pub const KINDS: &'static [&'static str] = &[
+        "InvalidSpec",
+        "ListenerNotFound",
+        "RuleNotFound",
+        "TargetGroupNotFound",
+        "NotForwardAction",
+        "TargetGroupNotInAction",
+        "TooManyTargetGroups",
+        "WeightOutOfRange",
+        "DriftDetected",
+        "AlarmUnreadable",
+        "WriteNotVerified",
+        "Throttled",
+        "LeaseHeld",
+        "LeaseLost",
+        "RollbackRefused",
+        "AwsError",
+    ];
+
+    /// Errors after which the rollout stops with the weights where they are: someone else owns
+    /// them now, or acting would mean acting on a signal nobody saw. Writing blue back would
+    /// overwrite them.
+    pub const STOP_IN_PLACE: &'static [&'static str] = &[
+        "DriftDetected",
+        "AlarmUnreadable",
+        "WriteNotVerified",
+        "LeaseHeld",
+        "LeaseLost",
+        "RollbackRefused",
+        "InvalidSpec",
+        "ListenerNotFound",
+        "RuleNotFound",
+        "TargetGroupNotFound",
+        "NotForwardAction",
+        "TargetGroupNotInAction",
+        "TooManyTargetGroups",
+        "WeightOutOfRange",
+    ];
+
+    /// Errors the state machine retries: the step is idempotent.
+    pub const RETRYABLE: &'static [&'static str] = &["Throttled"];
 }
 
 impl From<Error> for lambda_runtime::Diagnostic {
@@ -102,6 +185,112 @@ impl From<Error> for lambda_runtime::Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
+
+    const MACHINE: &str = include_str!("../../../statemachine/rollout.asl.json");
+
+    fn names(rules: &Value) -> Vec<Vec<String>> {
+        rules
+            .as_array()
+            .map(|rules| {
+                rules
+                    .iter()
+                    .map(|r| {
+                        r["ErrorEquals"]
+                            .as_array()
+                            .expect("ErrorEquals")
+                            .iter()
+                            .map(|n| n.as_str().expect("a name").to_string())
+                            .collect()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The state machine branches on our error names: each must exist, and every error that
+    /// must stop in place must reach `Stopped` before the catch-all that rolls back.
+    #[test]
+    fn the_state_machine_names_our_errors() {
+        let machine: Value = serde_json::from_str(MACHINE).expect("valid ASL JSON");
+        let foreign = |name: &str| name.starts_with("States.") || name.starts_with("Lambda.");
+        for (state, body) in machine["States"].as_object().expect("States") {
+            for list in names(&body["Retry"])
+                .into_iter()
+                .chain(names(&body["Catch"]))
+            {
+                for name in list {
+                    assert!(
+                        foreign(&name) || Error::KINDS.contains(&name.as_str()),
+                        "{state} names {name}, which shift-traffic never returns"
+                    );
+                }
+            }
+        }
+        let shift = &machine["States"]["Shift"];
+        let catches = names(&shift["Catch"]);
+        assert_eq!(shift["Catch"][0]["Next"], "Stopped");
+        for kind in Error::STOP_IN_PLACE {
+            assert!(
+                catches[0].iter().any(|n| n == kind),
+                "{kind} does not stop in place"
+            );
+        }
+        for name in &catches[0] {
+            assert!(
+                Error::STOP_IN_PLACE.contains(&name.as_str()),
+                "{name} stops but is not listed"
+            );
+        }
+        for kind in Error::RETRYABLE {
+            assert!(
+                names(&shift["Retry"])[0].iter().any(|n| n == kind),
+                "{kind} not retried"
+            );
+        }
+        // A refused or lost rollback is not retried, and ends stopped, not failed.
+        let rollback = &machine["States"]["Rollback"];
+        for kind in ["RollbackRefused", "LeaseLost", "WriteNotVerified"] {
+            assert!(!names(&rollback["Retry"]).concat().iter().any(|n| n == kind));
+            assert!(names(&rollback["Catch"])[0].iter().any(|n| n == kind));
+        }
+        assert_eq!(rollback["Catch"][0]["Next"], "RollbackStopped");
+    }
+
+    #[test]
+    fn every_kind_is_listed() {
+        let samples = [
+            Error::InvalidSpec(String::new()),
+            Error::Throttled {
+                operation: "x",
+                attempts: 1,
+                detail: String::new(),
+            },
+            Error::LeaseHeld {
+                target: String::new(),
+                holder: String::new(),
+                version: 1,
+                expires_in_seconds: 1,
+            },
+            Error::LeaseLost {
+                target: String::new(),
+                version: 1,
+                now_held_by: String::new(),
+            },
+            Error::RollbackRefused {
+                target: String::new(),
+                found_blue: 1,
+                found_green: 1,
+            },
+            Error::Aws {
+                operation: "x",
+                summary: String::new(),
+            },
+        ];
+        for err in samples {
+            assert!(Error::KINDS.contains(&err.kind()), "{}", err.kind());
+        }
+    }
 
     #[test]
     fn diagnostics_carry_the_stable_kind() {
@@ -125,6 +314,7 @@ mod tests {
         let throttled: lambda_runtime::Diagnostic = Error::Throttled {
             operation: "ModifyListener",
             attempts: 3,
+            detail: "Throttling: Rate exceeded".into(),
         }
         .into();
         assert_eq!(throttled.error_type, "Throttled");

@@ -1,17 +1,23 @@
-//! One invocation, one idempotent step: read the action list, check it is what the previous step
-//! wrote, check the gates, write the whole list back with new weights, read it back, and return
-//! the state the next step starts from.
+//! One invocation, one idempotent step: hold the listener's lease, read the action list, check it
+//! is what the previous step wrote, check the gates, read it again and check nobody changed it
+//! meanwhile, write the whole list back with new weights, read it back, and return the state the
+//! next step starts from. Every AWS call ends before the invocation's deadline.
 
 use aws_sdk_elasticloadbalancingv2::types::Action as ElbAction;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::Value;
+use std::time::Duration;
+
+use rollout_kit::{Deadline, Margin};
+use tokio::time::Instant;
 
 use crate::actions::{self, Located};
 use crate::alarms::Alarms;
 use crate::elb::Elb;
 use crate::error::Error;
 use crate::gates::{AlarmVerdict, alarm_verdict, health_verdict};
+use crate::lease::{Lease, Leases};
 use crate::notify::{self, StepReport};
 use crate::plan::{self, FULL, PlannedStep, Weights, percent, scaled};
 use crate::spec::{self, Action, Input, Spec, Target};
@@ -19,8 +25,17 @@ use crate::spec::{self, Action, Input, Spec, Target};
 pub struct Deps {
     pub elb: Elb,
     pub alarms: Alarms,
+    pub leases: Leases,
     pub notifier: Option<rollout_kit::Publisher>,
 }
+
+/// Kept back from the deadline for the answer: the work (AWS calls, their retries, a publish)
+/// ends this much before it, so a slow step returns `Throttled` instead of being killed.
+pub const DEADLINE_MARGIN: Margin = Margin {
+    configured: Duration::from_secs(3),
+    floor: Duration::from_millis(300),
+    max_share_percent: 20,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Status {
@@ -68,6 +83,12 @@ pub struct Output {
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan: Option<Vec<PlanView>>,
+    /// Who the rollout is in the lease table; the next step acts for the same rollout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout_id: Option<String>,
+    /// The lease's fencing token while the rollout holds it; absent once it is released.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease_version: Option<u64>,
 }
 
 /// One step of a dry run.
@@ -112,7 +133,15 @@ impl Output {
             already_applied: false,
             reason: None,
             plan: None,
+            rollout_id: None,
+            lease_version: None,
         }
+    }
+
+    fn held_by(mut self, rollout: &Rollout) -> Self {
+        self.rollout_id = Some(rollout.id.clone());
+        self.lease_version = rollout.lease.as_ref().map(|l| l.version);
+        self
     }
 }
 
@@ -168,6 +197,13 @@ pub fn decide(plan: &[PlannedStep], index: usize, current: Weights) -> Decision 
     }
 }
 
+/// Whether a rollback may write blue over `current`: only over weights this rollout's plan
+/// could have written (or all-blue already), unless forced. Anything else was set by someone
+/// else, whose decision a rollback must not undo. Pure.
+pub fn rollback_allowed(plan: &[PlannedStep], current: Weights, force: bool) -> bool {
+    force || current.is_all_blue() || plan.iter().any(|s| s.weights == current)
+}
+
 /// Where a rollout stands: the step that resumes it, if the weights match the plan. Pure.
 pub fn resume_step(plan: &[PlannedStep], current: Weights) -> Option<u32> {
     if current.is_all_blue() {
@@ -178,12 +214,41 @@ pub fn resume_step(plan: &[PlannedStep], current: Weights) -> Option<u32> {
         .map(|i| i as u32 + 1)
 }
 
+/// The rollout this invocation acts for, and its lease once taken.
+#[derive(Debug, Clone)]
+pub struct Rollout {
+    pub id: String,
+    pub lease: Option<Lease>,
+}
+
+/// What every part of one invocation needs.
+struct Step<'a> {
+    /// The rollout id the input named, handed on by `plan` and `status` so a resumed rollout
+    /// is the same rollout (and may take back its own lease).
+    named: Option<String>,
+    deps: &'a Deps,
+    spec: &'a Spec,
+    plan: &'a [PlannedStep],
+    /// When the work must end (the deadline less its margin).
+    until: Instant,
+    rollout: Rollout,
+}
+
 pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Output, Error> {
     let request_id = event.context.request_id.clone();
+    let deadline = Deadline::from_epoch_ms(event.context.deadline);
     let (input, spec) = spec::parse(event.payload).inspect_err(|err| {
         tracing::warn!(request_id, error = %err, "refused the input");
     })?;
     let plan = plan::plan(&spec.strategy, spec.bake_seconds);
+    let until = deadline.work_until(DEADLINE_MARGIN);
+    let rollout = Rollout {
+        id: input.rollout_id(&request_id),
+        lease: input.lease_version.map(|version| Lease {
+            holder: input.rollout_id(&request_id),
+            version,
+        }),
+    };
     tracing::info!(
         request_id,
         action = ?input.action,
@@ -191,20 +256,50 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Output, Er
         target = spec.target.arn(),
         strategy = spec.strategy_name,
         total_steps = plan.len(),
+        rollout_id = rollout.id,
+        lease_version = rollout.lease.as_ref().map(|l| l.version),
+        time_left_ms = deadline.remaining().as_millis() as u64,
         "shift-traffic invoked"
     );
-    let result = match input.action {
-        Action::Plan => dry_run(deps, &spec, &plan).await,
-        Action::Start => step(deps, &spec, &plan, 0).await,
-        Action::Step => step(deps, &spec, &plan, input.step as usize).await,
-        Action::Rollback => {
-            let reason = rollback_reason(&input);
-            let actions = deps.elb.read_actions(&spec.target).await?;
-            let located = actions::locate(&actions, spec.target.arn(), &spec.blue, &spec.green)?;
-            roll_back(deps, &spec, &plan, &actions, &located, input.step, reason).await
-        }
-        Action::Status => status(deps, &spec, &plan).await,
+    let mut ctx = Step {
+        named: input.rollout_id.clone(),
+        deps,
+        spec: &spec,
+        plan: &plan,
+        until,
+        rollout,
     };
+    let work = async {
+        match input.action {
+            Action::Plan => dry_run(&ctx).await,
+            Action::Status => status(&ctx).await,
+            Action::Start => step(&mut ctx, 0).await,
+            Action::Step => step(&mut ctx, input.step as usize).await,
+            Action::Rollback => {
+                let reason = rollback_reason(&input);
+                manual_rollback(&mut ctx, input.step, reason, input.force).await
+            }
+        }
+    };
+    // Every call inside is bounded by `until`; this is the backstop that keeps the answer
+    // ahead of the deadline whatever happens inside.
+    let result = match tokio::time::timeout_at(deadline.less(DEADLINE_MARGIN.floor), work).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::Throttled {
+            operation: "the step",
+            attempts: 1,
+            detail: "it did not finish before the function's deadline".into(),
+        }),
+    };
+    // A rollout that stops (the state machine ends without a rollback) frees the listener for
+    // the next one; a held or lost lease belongs to someone else.
+    if let Err(err) = &result {
+        let kind = rollout_kit::ErrorKind::kind(err);
+        if Error::STOP_IN_PLACE.contains(&kind) && !matches!(kind, "LeaseHeld" | "LeaseLost") {
+            ctx.until = deadline.less(DEADLINE_MARGIN.floor);
+            ctx.release().await;
+        }
+    }
     match &result {
         Ok(out) => tracing::info!(
             request_id,
@@ -215,6 +310,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Output, Er
             blue_weight = out.blue_weight,
             green_weight = out.green_weight,
             wait_seconds = out.wait_seconds,
+            lease_version = out.lease_version,
             reason = out.reason.as_deref().unwrap_or(""),
             "step finished"
         ),
@@ -225,23 +321,156 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Output, Er
     result
 }
 
-async fn step(
-    deps: &Deps,
-    spec: &Spec,
-    plan: &[PlannedStep],
-    index: usize,
-) -> Result<Output, Error> {
-    let n = plan.len();
+impl Step<'_> {
+    fn target(&self) -> &str {
+        self.spec.target.arn()
+    }
+
+    /// Takes the lease (or renews the one handed on): nothing happens on a listener this
+    /// rollout does not hold.
+    async fn hold(&mut self) -> Result<(), Error> {
+        let hold_for = self.deps.leases.hold_for(0);
+        match &self.rollout.lease {
+            Some(lease) => {
+                self.deps
+                    .leases
+                    .renew(self.target(), lease, hold_for, self.until)
+                    .await
+            }
+            None => {
+                let lease = self
+                    .deps
+                    .leases
+                    .acquire(self.target(), &self.rollout.id, hold_for, self.until)
+                    .await?;
+                tracing::info!(
+                    rollout_id = lease.holder,
+                    lease_version = lease.version,
+                    "lease taken"
+                );
+                self.rollout.lease = Some(lease);
+                Ok(())
+            }
+        }
+    }
+
+    /// The fencing check right before a write: still ours, and held through the next wait.
+    async fn still_held(&self, next_wait_seconds: u64) -> Result<(), Error> {
+        match &self.rollout.lease {
+            Some(lease) => {
+                let hold_for = self.deps.leases.hold_for(next_wait_seconds);
+                self.deps
+                    .leases
+                    .renew(self.target(), lease, hold_for, self.until)
+                    .await
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The rollout is over (completed, rolled back or stopped): the next one may start.
+    async fn release(&mut self) {
+        if let Some(lease) = self.rollout.lease.take() {
+            match self
+                .deps
+                .leases
+                .release(self.target(), &lease, self.until)
+                .await
+            {
+                Ok(()) => tracing::info!(lease_version = lease.version, "lease released"),
+                // It expires by itself; a lease another holder took is theirs to keep.
+                Err(err) => tracing::warn!(error = %err, "lease not released"),
+            }
+        }
+    }
+
+    async fn publish(&self, report: StepReport) {
+        if let Some(notifier) = &self.deps.notifier {
+            let left = self.until.saturating_duration_since(Instant::now());
+            // Logged inside; the step's result stands either way.
+            let _ = notifier
+                .publish_within(&notify::event(self.spec, &report), left)
+                .await;
+        }
+    }
+
+    /// Stops the rollout on an error that leaves the weights where they are: says so, releases.
+    async fn stop(
+        &mut self,
+        status: &'static str,
+        index: usize,
+        current: Weights,
+        err: Error,
+    ) -> Error {
+        self.release().await;
+        self.publish(halted(status, index, self.plan.len(), current, &err))
+            .await;
+        err
+    }
+
+    /// Reads the action list again right before a write: anything but exactly the forward
+    /// action read before the gates means another writer acted meanwhile. `intended` is the
+    /// forward action this step is about to write: finding it already there means a duplicate
+    /// invocation of the same step wrote it first.
+    async fn reread(
+        &self,
+        before: &[ElbAction],
+        located: &Located,
+        intended: Option<&ElbAction>,
+    ) -> Result<Reread, Error> {
+        let again = self
+            .deps
+            .elb
+            .read_actions(&self.spec.target, self.until)
+            .await?;
+        let now = actions::locate(&again, self.target(), &self.spec.blue, &self.spec.green)?;
+        let found = again.get(now.index);
+        if now.index == located.index && found == before.get(located.index) {
+            return Ok(Reread::Unchanged(again, now));
+        }
+        if intended.is_some() && found == intended {
+            return Ok(Reread::AlreadyWritten);
+        }
+        Ok(Reread::Drift(self.drift(located, now.weights)))
+    }
+
+    fn drift(&self, located: &Located, found: Weights) -> Error {
+        Error::DriftDetected {
+            target: self.target().to_string(),
+            expected: "the forward action read before the gates".into(),
+            expected_blue: located.weights.blue,
+            expected_green: located.weights.green,
+            found_blue: found.blue,
+            found_green: found.green,
+        }
+    }
+}
+
+/// What the read right before a write found.
+enum Reread {
+    /// The forward action is as read before the gates: write over this list.
+    Unchanged(Vec<ElbAction>, Located),
+    /// The forward action this step writes is there already.
+    AlreadyWritten,
+    /// Someone else changed it.
+    Drift(Error),
+}
+
+async fn step(ctx: &mut Step<'_>, index: usize) -> Result<Output, Error> {
+    let n = ctx.plan.len();
     if index > n {
         return Err(Error::InvalidSpec(format!(
             "step {index} is past the end: the plan has {n} steps, and step {n} is the check after the bake"
         )));
     }
-    let actions = deps.elb.read_actions(&spec.target).await?;
+    let (spec, plan) = (ctx.spec, ctx.plan);
+    // A lost lease is not ours to release, and the rollout (or rollback) that took it over
+    // reports on the listener now.
+    ctx.hold().await?;
+    let actions = ctx.deps.elb.read_actions(&spec.target, ctx.until).await?;
     let located = actions::locate(&actions, spec.target.arn(), &spec.blue, &spec.green)?;
     let current = located.weights;
-    let decision = decide(plan, index, current);
-    let target = match decision {
+    let target = match decide(plan, index, current) {
         Decision::Drift { expected, what } => {
             let err = Error::DriftDetected {
                 target: spec.target.arn().to_string(),
@@ -251,39 +480,78 @@ async fn step(
                 found_blue: current.blue,
                 found_green: current.green,
             };
-            publish(deps, spec, halted("Drift", index, n, current, &err)).await;
-            return Err(err);
+            return Err(ctx.stop("Drift", index, current, err).await);
         }
         Decision::AlreadyApplied => {
             tracing::info!(step = index, "weights already in place, nothing to write");
             let mut out = after_step(spec, plan, index, current);
+            ctx.still_held(out.wait_seconds).await?;
             out.already_applied = true;
-            return Ok(out);
+            if out.done {
+                ctx.release().await;
+            }
+            return Ok(out.held_by(&ctx.rollout));
         }
         Decision::FinalCheck => None,
         Decision::Apply(target) => Some(target),
     };
     let next_share = plan.get(index).map(|s| s.green_permille).unwrap_or(FULL);
-    let gate = match failed_gate(deps, spec, next_share).await {
+    let gate = match failed_gate(ctx, next_share).await {
         // The rollout holds where it is; say so, as the state machine ends without a rollback.
         Err(err @ Error::AlarmUnreadable(_)) => {
-            publish(deps, spec, halted("Stopped", index, n, current, &err)).await;
-            return Err(err);
+            return Err(ctx.stop("Stopped", index, current, err).await);
         }
         other => other?,
     };
     if let Some(reason) = gate {
-        return roll_back(deps, spec, plan, &actions, &located, index as u32, reason).await;
+        return match ctx.reread(&actions, &located, None).await? {
+            Reread::Unchanged(actions, located) => {
+                roll_back(ctx, &actions, &located, index as u32, reason).await
+            }
+            // No intended write was given, so this is drift too.
+            Reread::AlreadyWritten => Err(ctx
+                .stop("Drift", index, current, ctx.drift(&located, current))
+                .await),
+            Reread::Drift(err) => Err(ctx.stop("Drift", index, current, err).await),
+        };
     }
     let Some(target) = target else {
         let mut out = Output::new(spec, plan, Status::Completed, current);
         out.done = true;
         out.step = n as u32;
-        publish(deps, spec, report(&out, "Completed", n as u32 + 1)).await;
-        return Ok(out);
+        ctx.release().await;
+        ctx.publish(report(&out, "Completed", n as u32 + 1)).await;
+        return Ok(out.held_by(&ctx.rollout));
     };
+    let mut out = after_step(spec, plan, index, target);
+    let intended = actions::with_weights(&actions, &located, &spec.blue, &spec.green, target);
+    let (actions, located) = match ctx
+        .reread(&actions, &located, intended.get(located.index))
+        .await?
+    {
+        Reread::Unchanged(actions, located) => (actions, located),
+        Reread::AlreadyWritten => {
+            tracing::info!(
+                step = index,
+                "a duplicate of this step wrote the weights first"
+            );
+            ctx.still_held(out.wait_seconds).await?;
+            out.already_applied = true;
+            if out.done {
+                ctx.release().await;
+            }
+            return Ok(out.held_by(&ctx.rollout));
+        }
+        Reread::Drift(err) => return Err(ctx.stop("Drift", index, current, err).await),
+    };
+    ctx.still_held(out.wait_seconds).await?;
     let written = actions::with_weights(&actions, &located, &spec.blue, &spec.green, target);
-    write_verified(deps, spec, &written, located.index).await?;
+    if let Err(err) = write_verified(ctx, &written, located.index).await {
+        return Err(match err {
+            Error::WriteNotVerified { .. } => ctx.stop("Stopped", index, current, err).await,
+            other => other,
+        });
+    }
     tracing::info!(
         step = index,
         from_blue = current.blue,
@@ -292,10 +560,12 @@ async fn step(
         to_green = target.green,
         "weights written and read back"
     );
-    let out = after_step(spec, plan, index, target);
     let status = if out.done { "Completed" } else { "Shifted" };
-    publish(deps, spec, report(&out, status, index as u32 + 1)).await;
-    Ok(out)
+    if out.done {
+        ctx.release().await;
+    }
+    ctx.publish(report(&out, status, index as u32 + 1)).await;
+    Ok(out.held_by(&ctx.rollout))
 }
 
 /// The event of a step that ends in an error without writing: the weights stay as found.
@@ -308,7 +578,7 @@ fn halted(
 ) -> StepReport {
     StepReport {
         status,
-        step: index as u32 + 1,
+        step: (index as u32).saturating_add(1),
         total_steps: total as u32,
         green_percent: current.green_share().map(percent).unwrap_or(0.0),
         next_wait_seconds: None,
@@ -352,9 +622,10 @@ fn report(out: &Output, status: &'static str, step: u32) -> StepReport {
 
 /// The reason to roll back, if a gate says so. Unreadable alarms stop the step (an error, no
 /// write) unless the spec says to ignore them.
-async fn failed_gate(deps: &Deps, spec: &Spec, next_share: u16) -> Result<Option<String>, Error> {
+async fn failed_gate(ctx: &Step<'_>, next_share: u16) -> Result<Option<String>, Error> {
+    let spec = ctx.spec;
     if !spec.alarms.is_empty() {
-        let unreadable = match deps.alarms.states(&spec.alarms).await {
+        let unreadable = match ctx.deps.alarms.states(&spec.alarms, ctx.until).await? {
             Ok(states) => match alarm_verdict(&spec.alarms, &states) {
                 AlarmVerdict::Clear => None,
                 AlarmVerdict::Firing(names) => {
@@ -374,7 +645,11 @@ async fn failed_gate(deps: &Deps, spec: &Spec, next_share: u16) -> Result<Option
         }
     }
     if spec.health_gate {
-        let counts = deps.elb.target_health(&spec.target, &spec.green).await?;
+        let counts = ctx
+            .deps
+            .elb
+            .target_health(&spec.target, &spec.green, ctx.until)
+            .await?;
         tracing::info!(
             healthy = counts.healthy,
             counted = counts.counted,
@@ -388,46 +663,54 @@ async fn failed_gate(deps: &Deps, spec: &Spec, next_share: u16) -> Result<Option
 }
 
 /// Writes the list and reads it back until it shows what was written.
-async fn write_verified(
-    deps: &Deps,
-    spec: &Spec,
-    written: &[ElbAction],
-    index: usize,
-) -> Result<(), Error> {
-    deps.elb.write_actions(&spec.target, written).await?;
+async fn write_verified(ctx: &Step<'_>, written: &[ElbAction], index: usize) -> Result<(), Error> {
+    let target = &ctx.spec.target;
+    ctx.deps
+        .elb
+        .write_actions(target, written, ctx.until)
+        .await?;
     let mut detail = String::new();
     for attempt in 0..3 {
         if attempt > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
         }
-        let read = deps.elb.read_actions(&spec.target).await?;
+        let read = ctx.deps.elb.read_actions(target, ctx.until).await?;
         match actions::verify(written, &read, index) {
             Ok(()) => return Ok(()),
             Err(problem) => detail = problem,
         }
     }
     Err(Error::WriteNotVerified {
-        target: spec.target.arn().to_string(),
+        target: target.arn().to_string(),
         detail,
     })
 }
 
+/// Writes all traffic back to blue over `actions` (read just before), then releases the lease.
 async fn roll_back(
-    deps: &Deps,
-    spec: &Spec,
-    plan: &[PlannedStep],
+    ctx: &mut Step<'_>,
     actions: &[ElbAction],
     located: &Located,
     step: u32,
     reason: String,
 ) -> Result<Output, Error> {
+    let spec = ctx.spec;
     tracing::warn!(reason, "rolling back to blue");
     let weights = if located.weights.is_all_blue() {
         located.weights
     } else {
+        ctx.still_held(0).await?;
         let written =
             actions::with_weights(actions, located, &spec.blue, &spec.green, Weights::ALL_BLUE);
-        write_verified(deps, spec, &written, located.index).await?;
+        if let Err(err) = write_verified(ctx, &written, located.index).await {
+            return Err(match err {
+                Error::WriteNotVerified { .. } => {
+                    ctx.stop("Stopped", step as usize, located.weights, err)
+                        .await
+                }
+                other => other,
+            });
+        }
         tracing::info!(
             from_blue = located.weights.blue,
             from_green = located.weights.green,
@@ -437,12 +720,60 @@ async fn roll_back(
         );
         Weights::ALL_BLUE
     };
-    let mut out = Output::new(spec, plan, Status::RolledBack, weights);
+    let mut out = Output::new(spec, ctx.plan, Status::RolledBack, weights);
     out.done = true;
     out.step = step;
     out.reason = Some(reason);
-    publish(deps, spec, report(&out, "RolledBack", step + 1)).await;
-    Ok(out)
+    ctx.release().await;
+    ctx.publish(report(&out, "RolledBack", step.saturating_add(1)))
+        .await;
+    Ok(out.held_by(&ctx.rollout))
+}
+
+/// `rollback`: from the state machine (the rollout's own lease, handed on) or from a person
+/// (no lease: takes it over, so the running rollout's next step stops without writing).
+async fn manual_rollback(
+    ctx: &mut Step<'_>,
+    step: u32,
+    reason: String,
+    force: bool,
+) -> Result<Output, Error> {
+    let hold_for = ctx.deps.leases.hold_for(0);
+    match &ctx.rollout.lease {
+        Some(lease) => {
+            ctx.deps
+                .leases
+                .renew(ctx.target(), lease, hold_for, ctx.until)
+                .await?
+        }
+        None => {
+            let lease = ctx
+                .deps
+                .leases
+                .take_over(ctx.target(), &ctx.rollout.id, hold_for, ctx.until)
+                .await?;
+            tracing::warn!(
+                rollout_id = lease.holder,
+                lease_version = lease.version,
+                "lease taken over for a rollback"
+            );
+            ctx.rollout.lease = Some(lease);
+        }
+    }
+    let spec = ctx.spec;
+    let actions = ctx.deps.elb.read_actions(&spec.target, ctx.until).await?;
+    let located = actions::locate(&actions, spec.target.arn(), &spec.blue, &spec.green)?;
+    if !rollback_allowed(ctx.plan, located.weights, force) {
+        let err = Error::RollbackRefused {
+            target: spec.target.arn().to_string(),
+            found_blue: located.weights.blue,
+            found_green: located.weights.green,
+        };
+        return Err(ctx
+            .stop("Stopped", step as usize, located.weights, err)
+            .await);
+    }
+    roll_back(ctx, &actions, &located, step, reason).await
 }
 
 fn rollback_reason(input: &Input) -> String {
@@ -470,8 +801,9 @@ fn rollback_reason(input: &Input) -> String {
     "rollback requested".into()
 }
 
-async fn dry_run(deps: &Deps, spec: &Spec, plan: &[PlannedStep]) -> Result<Output, Error> {
-    let actions = deps.elb.read_actions(&spec.target).await?;
+async fn dry_run(ctx: &Step<'_>) -> Result<Output, Error> {
+    let (spec, plan) = (ctx.spec, ctx.plan);
+    let actions = ctx.deps.elb.read_actions(&spec.target, ctx.until).await?;
     let located = actions::locate(&actions, spec.target.arn(), &spec.blue, &spec.green)?;
     let views = plan
         .iter()
@@ -490,6 +822,7 @@ async fn dry_run(deps: &Deps, spec: &Spec, plan: &[PlannedStep]) -> Result<Outpu
         })
         .collect();
     let mut out = Output::new(spec, plan, Status::Planned, located.weights);
+    out.rollout_id = ctx.named.clone();
     out.action = Action::Start;
     out.plan = Some(views);
     if !located.weights.is_all_blue() {
@@ -500,10 +833,12 @@ async fn dry_run(deps: &Deps, spec: &Spec, plan: &[PlannedStep]) -> Result<Outpu
     Ok(out)
 }
 
-async fn status(deps: &Deps, spec: &Spec, plan: &[PlannedStep]) -> Result<Output, Error> {
-    let actions = deps.elb.read_actions(&spec.target).await?;
+async fn status(ctx: &Step<'_>) -> Result<Output, Error> {
+    let (spec, plan) = (ctx.spec, ctx.plan);
+    let actions = ctx.deps.elb.read_actions(&spec.target, ctx.until).await?;
     let located = actions::locate(&actions, spec.target.arn(), &spec.blue, &spec.green)?;
     let mut out = Output::new(spec, plan, Status::Observed, located.weights);
+    out.rollout_id = ctx.named.clone();
     match resume_step(plan, located.weights) {
         Some(step) => {
             out.action = Action::Step;
@@ -514,13 +849,6 @@ async fn status(deps: &Deps, spec: &Spec, plan: &[PlannedStep]) -> Result<Output
         }
     }
     Ok(out)
-}
-
-async fn publish(deps: &Deps, spec: &Spec, report: StepReport) {
-    if let Some(notifier) = &deps.notifier {
-        // Logged inside; the step's result stands either way.
-        let _ = notifier.publish(&notify::event(spec, &report)).await;
-    }
 }
 
 #[cfg(test)]
@@ -586,6 +914,32 @@ mod tests {
             decide(&plan, 1, Weights::ALL_BLUE),
             Decision::Drift { .. }
         ));
+    }
+
+    #[test]
+    fn rollback_writes_only_over_weights_of_the_plan() {
+        let plan = canary();
+        let half = Weights {
+            blue: 500,
+            green: 500,
+        };
+        assert!(rollback_allowed(&plan, TEN, false));
+        assert!(rollback_allowed(&plan, ALL_GREEN, false));
+        assert!(rollback_allowed(&plan, Weights::ALL_BLUE, false));
+        assert!(rollback_allowed(
+            &plan,
+            Weights { blue: 7, green: 0 },
+            false
+        ));
+        assert!(!rollback_allowed(&plan, half, false), "set by someone else");
+        assert!(rollback_allowed(&plan, half, true), "unless forced");
+    }
+
+    #[test]
+    fn halted_steps_never_overflow() {
+        let err = Error::InvalidSpec("x".into());
+        let report = halted("Stopped", u32::MAX as usize, 2, Weights::ALL_BLUE, &err);
+        assert_eq!(report.step, u32::MAX);
     }
 
     #[test]

@@ -3,7 +3,6 @@
 
 pub mod actions;
 pub mod alarms;
-pub mod backoff;
 pub mod elb;
 pub mod error;
 /// Properties shared by the fuzz targets in `fuzz/` and their regression tests.
@@ -11,6 +10,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod gates;
 pub mod handler;
+pub mod lease;
 pub mod notify;
 pub mod plan;
 pub mod spec;

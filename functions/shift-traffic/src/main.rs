@@ -4,29 +4,71 @@
 
 use std::time::Duration;
 
-use aws_config::timeout::TimeoutConfig;
 use lambda_runtime::service_fn;
+use rollout_kit::startup::with_timeouts;
 use rollout_kit::{ConfigError, Env};
-use shift_traffic::{alarms, elb, handler};
+use shift_traffic::{alarms, elb, handler, lease};
 
-/// The function's configuration: only where to publish rollout events. What to shift arrives
-/// in each invocation's spec.
+/// The function's configuration. What to shift arrives in each invocation's spec.
 struct Config {
     notification_topic_arn: Option<String>,
+    lease_table_name: String,
+    lease_grace: Duration,
 }
+
+const DEFAULT_LEASE_GRACE: Duration = Duration::from_secs(900);
 
 impl Config {
     fn from_env(env: &Env) -> Result<Config, ConfigError> {
         const TOPIC: &str = "NOTIFICATION_TOPIC_ARN";
+        const TABLE: &str = "LEASE_TABLE_NAME";
+        const GRACE: &str = "LEASE_GRACE_SECONDS";
         let notification_topic_arn = match env.get(TOPIC) {
             None => None,
             Some(arn) if arn.starts_with("arn:") && arn.contains(":sns:") => Some(arn.to_string()),
             Some(_) => return Err(ConfigError::new(TOPIC, "is not an SNS topic ARN")),
         };
+        // Without the lock two writers could overwrite each other's weights: no table, no start.
+        let lease_table_name = match env.get(TABLE) {
+            Some(name) if is_table_name(name) => name.to_string(),
+            Some(_) => {
+                return Err(ConfigError::new(
+                    TABLE,
+                    "is not a DynamoDB table name (3-255 of a-z A-Z 0-9 _ - .)",
+                ));
+            }
+            None => {
+                return Err(ConfigError::new(
+                    TABLE,
+                    "is required: the lease table that keeps two rollouts off one listener",
+                ));
+            }
+        };
+        let lease_grace = match env.get(GRACE) {
+            None => DEFAULT_LEASE_GRACE,
+            Some(text) => match text.parse::<u64>() {
+                Ok(seconds) if (1..=86_400).contains(&seconds) => Duration::from_secs(seconds),
+                _ => {
+                    return Err(ConfigError::new(
+                        GRACE,
+                        "must be a whole number of seconds from 1 to 86400",
+                    ));
+                }
+            },
+        };
         Ok(Config {
             notification_topic_arn,
+            lease_table_name,
+            lease_grace,
         })
     }
+}
+
+fn is_table_name(name: &str) -> bool {
+    (3..=255).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 #[tokio::main]
@@ -36,26 +78,22 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         tracing::error!(error = %err, "invalid configuration");
     })?;
     let sdk = rollout_kit::startup::load_aws_config().await;
-    // The SDK sets no operation timeout by default; a hung call must fail (and be retried)
-    // well inside the function's timeout, so the state machine can still roll back.
-    let timeouts = TimeoutConfig::builder()
-        .operation_attempt_timeout(Duration::from_secs(10))
-        .operation_timeout(Duration::from_secs(25))
-        .build();
-    let elb_config = aws_sdk_elasticloadbalancingv2::config::Builder::from(&sdk)
-        .timeout_config(timeouts.clone())
-        .build();
-    let cloudwatch_config = aws_sdk_cloudwatch::config::Builder::from(&sdk)
-        .timeout_config(timeouts)
-        .build();
+    // A hung call must fail (and be retried) well inside the function's timeout; each step
+    // also bounds its calls by the invocation's deadline.
+    // Shorter than a step's per-call budget (`elb::CALL_BUDGET`), so a hung attempt is
+    // abandoned and retried by the SDK before the step gives up on the call.
+    let aws = with_timeouts(&sdk, Duration::from_secs(3), Duration::from_secs(9));
     let deps = handler::Deps {
-        elb: elb::Elb::new(aws_sdk_elasticloadbalancingv2::Client::from_conf(
-            elb_config,
-        )),
-        alarms: alarms::Alarms::new(aws_sdk_cloudwatch::Client::from_conf(cloudwatch_config)),
+        elb: elb::Elb::new(aws_sdk_elasticloadbalancingv2::Client::new(&aws)),
+        alarms: alarms::Alarms::new(aws_sdk_cloudwatch::Client::new(&aws)),
+        leases: lease::Leases::new(
+            aws_sdk_dynamodb::Client::new(&aws),
+            config.lease_table_name,
+            config.lease_grace,
+        ),
         notifier: config
             .notification_topic_arn
-            .map(|topic| rollout_kit::Publisher::new(aws_sdk_sns::Client::new(&sdk), topic)),
+            .map(|topic| rollout_kit::Publisher::new(aws_sdk_sns::Client::new(&aws), topic)),
     };
     lambda_runtime::run(service_fn(|event| handler::handle(&deps, event))).await
 }
@@ -64,23 +102,49 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 mod tests {
     use super::*;
 
+    const TABLE: (&str, &str) = ("LEASE_TABLE_NAME", "rollout-leases");
+
     #[test]
     fn topic_is_optional_but_checked() {
         assert!(
-            Config::from_env(&Env::from_pairs([]))
+            Config::from_env(&Env::from_pairs([TABLE]))
                 .unwrap()
                 .notification_topic_arn
                 .is_none()
         );
-        let ok = Config::from_env(&Env::from_pairs([(
-            "NOTIFICATION_TOPIC_ARN",
-            "arn:aws:sns:us-east-1:123456789012:rollouts",
-        )]))
+        let ok = Config::from_env(&Env::from_pairs([
+            TABLE,
+            (
+                "NOTIFICATION_TOPIC_ARN",
+                "arn:aws:sns:us-east-1:123456789012:rollouts",
+            ),
+        ]))
         .unwrap();
         assert!(ok.notification_topic_arn.is_some());
-        let err = Config::from_env(&Env::from_pairs([("NOTIFICATION_TOPIC_ARN", "rollouts")]))
+        let err = Config::from_env(&Env::from_pairs([
+            TABLE,
+            ("NOTIFICATION_TOPIC_ARN", "rollouts"),
+        ]))
+        .err()
+        .unwrap();
+        assert_eq!(err.var, "NOTIFICATION_TOPIC_ARN");
+    }
+
+    #[test]
+    fn the_lease_table_is_required_and_the_grace_bounded() {
+        let err = Config::from_env(&Env::from_pairs([])).err().unwrap();
+        assert_eq!(err.var, "LEASE_TABLE_NAME");
+        let err = Config::from_env(&Env::from_pairs([("LEASE_TABLE_NAME", "a b")]))
             .err()
             .unwrap();
-        assert_eq!(err.var, "NOTIFICATION_TOPIC_ARN");
+        assert_eq!(err.var, "LEASE_TABLE_NAME");
+        let ok = Config::from_env(&Env::from_pairs([TABLE])).unwrap();
+        assert_eq!(ok.lease_grace, DEFAULT_LEASE_GRACE);
+        for bad in ["0", "-1", "86401", "soon"] {
+            let err = Config::from_env(&Env::from_pairs([TABLE, ("LEASE_GRACE_SECONDS", bad)]))
+                .err()
+                .unwrap();
+            assert_eq!(err.var, "LEASE_GRACE_SECONDS", "{bad}");
+        }
     }
 }

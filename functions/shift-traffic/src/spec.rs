@@ -59,6 +59,20 @@ pub struct Input {
     /// What a Step Functions `Catch` adds with `ResultPath: "$.error"`.
     #[serde(default)]
     pub error: Option<Value>,
+    /// Who this rollout is in the lease table; handed on by every step. The state machine's
+    /// execution ARN unless the input names one.
+    #[serde(default)]
+    pub rollout_id: Option<String>,
+    /// The fencing token of the lease this rollout holds, handed on by every step. Absent: the
+    /// step takes the lease (`start`, a resumed `step`) or, for `rollback`, takes it over.
+    #[serde(default)]
+    pub lease_version: Option<u64>,
+    /// What the state machine adds first: `{"id": <execution ARN>}`.
+    #[serde(default)]
+    pub execution: Option<ExecutionRef>,
+    /// `rollback` even when the weights are none this rollout's plan writes.
+    #[serde(default)]
+    pub force: bool,
     // Returned by the previous step; recomputed, never trusted.
     #[serde(default, rename = "status")]
     _status: Option<IgnoredAny>,
@@ -79,6 +93,29 @@ pub struct Input {
     #[serde(default, rename = "plan")]
     _plan: Option<IgnoredAny>,
 }
+
+/// The Step Functions execution running the rollout.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ExecutionRef {
+    pub id: String,
+}
+
+impl Input {
+    /// Who this invocation acts for in the lease table: the rollout it continues, else the
+    /// state machine execution, else this one invocation (a direct call).
+    pub fn rollout_id(&self, request_id: &str) -> String {
+        self.rollout_id
+            .as_deref()
+            .or(self.execution.as_ref().map(|e| e.id.as_str()))
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .map(|id| id.chars().take(MAX_ROLLOUT_ID).collect())
+            .unwrap_or_else(|| format!("invocation/{request_id}"))
+    }
+}
+
+/// Execution ARNs are at most about 256 characters; more than that is not an id.
+const MAX_ROLLOUT_ID: usize = 512;
 
 fn default_true() -> bool {
     true

@@ -212,7 +212,10 @@ impl Ctx {
                 ("READINESS_TIMEOUT_MS", "0"),
                 ("NOTIFICATION_TOPIC_ARN", self.world.topic_arn.as_str()),
             ],
-            "shift-traffic" => vec![("NOTIFICATION_TOPIC_ARN", self.world.topic_arn.as_str())],
+            "shift-traffic" => vec![
+                ("NOTIFICATION_TOPIC_ARN", self.world.topic_arn.as_str()),
+                ("LEASE_TABLE_NAME", rollout_bench::world::LEASE_TABLE),
+            ],
             "notify-slack" => vec![
                 ("SLACK_WEBHOOK_URL_ENCRYPTED", self.ciphertext.as_str()),
                 ("SLACK_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1"),

@@ -38,6 +38,7 @@ async fn a_whole_canary_rollout_with_bake_runs_to_success() {
     assert_eq!(
         execution.names(),
         vec![
+            "Identify",
             "Begin",
             "StartAtZero",
             "Shift",

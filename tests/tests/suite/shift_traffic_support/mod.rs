@@ -16,6 +16,7 @@ use rollout_bench::{Bench, InvokeOutcome, LambdaFn, workspace_root};
 use serde_json::{Value, json};
 
 pub const ALARM: &str = "green-5xx";
+pub use rollout_bench::world::{LEASE_TABLE, create_lease_table};
 pub const STICKY_SECONDS: i32 = 600;
 
 pub struct Alb {
@@ -28,6 +29,7 @@ pub struct Alb {
     /// A third target group, attached to nothing until a test attaches it.
     pub extra: String,
     pub topic_arn: String,
+    pub dynamodb: aws_sdk_dynamodb::Client,
 }
 
 pub fn tuple(arn: &str, weight: i32) -> TargetGroupTuple {
@@ -163,6 +165,8 @@ impl Alb {
             .expect("create topic")
             .topic_arn
             .expect("topic arn");
+        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+        create_lease_table(&dynamodb).await;
         let alb = Alb {
             elb,
             cloudwatch,
@@ -172,6 +176,7 @@ impl Alb {
             green,
             extra,
             topic_arn,
+            dynamodb,
         };
         alb.set_alarm(StateValue::Ok).await;
         alb
@@ -188,14 +193,61 @@ impl Alb {
             .expect("set alarm state");
     }
 
-    /// The shift-traffic binary with notifications to the topic.
+    /// The shift-traffic binary with notifications to the topic and the lease table.
     pub async fn function(&self, bench: &Bench) -> LambdaFn {
-        LambdaFn::start(
-            "shift-traffic",
-            bench,
-            &[("NOTIFICATION_TOPIC_ARN", self.topic_arn.as_str())],
-        )
-        .await
+        self.function_with(bench, &[]).await
+    }
+
+    /// The same with more environment variables.
+    pub async fn function_with(&self, bench: &Bench, env: &[(&str, &str)]) -> LambdaFn {
+        let mut all = vec![
+            ("NOTIFICATION_TOPIC_ARN", self.topic_arn.as_str()),
+            ("LEASE_TABLE_NAME", LEASE_TABLE),
+        ];
+        all.extend_from_slice(env);
+        LambdaFn::start("shift-traffic", bench, &all).await
+    }
+
+    /// Deletes the lease item of a listener or rule, as if no rollout had ever run there.
+    pub async fn clear_lease(&self, target_arn: &str) {
+        self.dynamodb
+            .delete_item()
+            .table_name(LEASE_TABLE)
+            .key(
+                "target_arn",
+                aws_sdk_dynamodb::types::AttributeValue::S(target_arn.to_string()),
+            )
+            .send()
+            .await
+            .expect("delete lease");
+    }
+
+    /// The lease item of a listener or rule: (holder, version, expires_at_ms).
+    pub async fn lease(&self, target_arn: &str) -> Option<(String, u64, u64)> {
+        let out = self
+            .dynamodb
+            .get_item()
+            .table_name(LEASE_TABLE)
+            .key(
+                "target_arn",
+                aws_sdk_dynamodb::types::AttributeValue::S(target_arn.to_string()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get lease");
+        let item = out.item()?;
+        let number = |name: &str| -> u64 {
+            item.get(name)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+        };
+        Some((
+            item.get("holder")?.as_s().ok()?.clone(),
+            number("version"),
+            number("expires_at_ms"),
+        ))
     }
 
     /// A spec for the listener with waits scaled to nothing.
@@ -322,12 +374,15 @@ pub struct Visit {
     pub output: Value,
 }
 
-/// A Step Functions execution of the subset of ASL the rollout machine uses (Pass, Task with
+/// A Step Functions execution of the subset of ASL the rollout machine uses (Pass with `Result`
+/// or `Parameters` (input and `$$.Execution.Id` paths), Task with
 /// `lambda:invoke`, Retry, Catch, Choice with `And`/`IsPresent`/`StringEquals`/`BooleanEquals`,
 /// Wait, Succeed, Fail; JSONPath `$` and `$.a.b`), run
 /// one state at a time so a test can look at the listener between states. Waits are real
 /// (the spec's `time_scale` shortens them); retry intervals are skipped.
 pub struct Execution {
+    /// `$$.Execution.Id`.
+    pub id: String,
     definition: Value,
     current: Option<String>,
     data: Value,
@@ -338,8 +393,14 @@ pub struct Execution {
 
 impl Execution {
     pub fn new(definition: Value, input: Value) -> Self {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(1);
         let start = definition["StartAt"].as_str().expect("StartAt").to_string();
         Execution {
+            id: format!(
+                "arn:aws:states:us-east-1:123456789012:execution:rollout:run-{}",
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ),
             definition,
             current: Some(start),
             data: input,
@@ -362,6 +423,32 @@ impl Execution {
         );
     }
 
+    /// A `Parameters` template: `"key.$"` takes a path of the input (`$…`) or of the context
+    /// object (`$$.Execution.Id`), every other key its value as written.
+    fn fill(&self, template: &Value) -> Value {
+        let Some(fields) = template.as_object() else {
+            return template.clone();
+        };
+        let context = json!({"Execution": {"Id": self.id}});
+        let mut out = serde_json::Map::new();
+        for (key, value) in fields {
+            match key.strip_suffix(".$") {
+                Some(name) => {
+                    let path = value.as_str().expect("a path");
+                    let resolved = match path.strip_prefix("$$") {
+                        Some(rest) => get(&context, rest),
+                        None => get(&self.data, path),
+                    };
+                    out.insert(name.to_string(), resolved);
+                }
+                None => {
+                    out.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        Value::Object(out)
+    }
+
     pub fn names(&self) -> Vec<&str> {
         self.visits.iter().map(|v| v.state.as_str()).collect()
     }
@@ -374,7 +461,11 @@ impl Execution {
         let next = state["Next"].as_str().map(str::to_string);
         match state["Type"].as_str().expect("Type") {
             "Pass" => {
-                let result = state.get("Result").cloned().unwrap_or(self.data.clone());
+                let result = match (state.get("Result"), state.get("Parameters")) {
+                    (Some(result), _) => result.clone(),
+                    (None, Some(template)) => self.fill(template),
+                    (None, None) => self.data.clone(),
+                };
                 self.data = put(
                     &self.data,
                     state["ResultPath"].as_str().unwrap_or("$"),
