@@ -76,21 +76,31 @@ pub async fn default_subnets(config: &SdkConfig) -> DefaultVpc {
         "AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/ec2/aws4_request, \
          SignedHeaders=host, Signature=0"
     );
-    let body = reqwest::Client::new()
-        .post(endpoint)
-        .header("Authorization", authorization)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(
-            "Action=DescribeSubnets&Version=2016-11-15\
-             &Filter.1.Name=default-for-az&Filter.1.Value.1=true",
-        )
-        .send()
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .expect("DescribeSubnets")
-        .text()
-        .await
-        .expect("DescribeSubnets body");
+    // moto builds the default VPC on the first EC2 call of a region; under load that first
+    // call has failed, so it is asked again before the bench gives up.
+    let mut attempt = 0;
+    let body = loop {
+        attempt += 1;
+        let reply = reqwest::Client::new()
+            .post(endpoint)
+            .header("Authorization", &authorization)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(
+                "Action=DescribeSubnets&Version=2016-11-15\
+                 &Filter.1.Name=default-for-az&Filter.1.Value.1=true",
+            )
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status);
+        match reply {
+            Ok(reply) => break reply.text().await.expect("DescribeSubnets body"),
+            Err(err) if attempt < 3 => {
+                eprintln!("bench: DescribeSubnets failed ({err}); asking again");
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            Err(err) => panic!("DescribeSubnets: {err}"),
+        }
+    };
     let first = |pattern: &str| -> Vec<String> {
         regex::Regex::new(pattern)
             .expect("pattern")

@@ -151,6 +151,10 @@ struct State {
 #[derive(Clone)]
 pub struct AwsFront {
     state: Arc<Mutex<State>>,
+    /// moto's threaded server checks a DynamoDB condition and then writes without a lock, so
+    /// two concurrent conditional writes can both pass; DynamoDB makes each one atomic. The
+    /// front passes DynamoDB calls to moto one at a time, as DynamoDB would apply them.
+    dynamodb: Arc<tokio::sync::Mutex<()>>,
     moto_url: String,
     client: reqwest::Client,
     pub port: u16,
@@ -162,6 +166,7 @@ impl AwsFront {
         let port = listener.local_addr().expect("local addr").port();
         let front = AwsFront {
             state: Arc::default(),
+            dynamodb: Arc::default(),
             moto_url,
             client: reqwest::Client::builder()
                 .no_proxy()
@@ -271,6 +276,10 @@ impl AwsFront {
         let publish = (service == "sns" && operation == "Publish")
             .then(|| sns_publish(&body))
             .flatten();
+        let _atomic = match service.as_str() {
+            "dynamodb" => Some(self.dynamodb.lock().await),
+            _ => None,
+        };
         let reply = self
             .forward(parts.method, &parts.uri, &parts.headers, body)
             .await;

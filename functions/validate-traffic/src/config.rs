@@ -6,9 +6,10 @@ use regex::Regex;
 use reqwest::Method;
 use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use rollout_kit::{ConfigError, Env};
+use rollout_kit::{ConfigError, Env, Margin};
 
-use crate::verdict::{Expectations, StatusSet, Thresholds};
+use crate::redact::Redactor;
+use crate::verdict::{Expectations, StatusSet, Thresholds, without_query};
 
 /// Every variable this function reads (besides the AWS and Lambda ones).
 pub const VARS: &[&str] = &[
@@ -33,6 +34,13 @@ pub const VARS: &[&str] = &[
 ];
 
 pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_secs(5);
+/// The least margin that still leaves the report a chance: the final slack the report keeps
+/// for the runtime's answer ([`crate::report::FINAL_SLACK`]) plus one quick attempt. A smaller
+/// configured margin would make every verdict race its own report, so it is refused.
+pub const MIN_DEADLINE_MARGIN: Duration = Duration::from_millis(300);
+/// For short invocations the margin shrinks to this share of the time left (never below
+/// [`MIN_DEADLINE_MARGIN`]), so the probe still gets most of a 2 s invocation.
+pub const MARGIN_MAX_SHARE_PERCENT: u32 = 30;
 const MAX_REQUESTS: u32 = 10_000;
 const MAX_CONCURRENCY: u32 = 64;
 
@@ -46,7 +54,7 @@ pub struct Config {
     pub tls_verify: bool,
     /// How long to wait for green targets to be healthy; zero skips the gate.
     pub readiness_timeout: Duration,
-    /// Time kept back from the invocation deadline for reporting.
+    /// Time kept back from the invocation deadline for reporting, as configured; see [`margin`].
     pub deadline_margin: Duration,
     pub topic_arn: Option<String>,
 }
@@ -57,6 +65,8 @@ pub struct ProbeSpec {
     pub method: Method,
     /// May hold credentials: never logged.
     pub headers: HeaderMap,
+    /// Masks the header values in any body excerpt.
+    pub redactor: Redactor,
     pub requests: u32,
     pub warmup: u32,
     pub concurrency: u32,
@@ -78,6 +88,16 @@ impl Config {
             return Err(ConfigError::new(
                 "PROBE_PATHS",
                 format!("path {bad:?} must start with /"),
+            ));
+        }
+        // A fragment is never sent to the server; a path with one would not probe what it says.
+        if let Some(bad) = paths.iter().find(|p| p.contains('#')) {
+            return Err(ConfigError::new(
+                "PROBE_PATHS",
+                format!(
+                    "path {:?} must not contain a fragment (#)",
+                    without_query(bad.split('#').next().unwrap_or_default())
+                ),
             ));
         }
 
@@ -133,10 +153,11 @@ impl Config {
         };
 
         let min_success_ratio = env.parse_or("MIN_SUCCESS_RATIO", 1.0f64)?;
-        if !(0.0..=1.0).contains(&min_success_ratio) {
+        // 0 would pass a green that failed every request.
+        if !(min_success_ratio > 0.0 && min_success_ratio <= 1.0) {
             return Err(ConfigError::new(
                 "MIN_SUCCESS_RATIO",
-                "must be between 0 and 1",
+                "must be above 0 and at most 1",
             ));
         }
         let thresholds = Thresholds {
@@ -145,12 +166,25 @@ impl Config {
             max_p99: optional_millis(env, "MAX_P99_MS")?,
         };
 
+        let deadline_margin = env.millis_or("DEADLINE_MARGIN_MS", DEFAULT_DEADLINE_MARGIN)?;
+        if deadline_margin < MIN_DEADLINE_MARGIN {
+            return Err(ConfigError::new(
+                "DEADLINE_MARGIN_MS",
+                format!(
+                    "must be at least {} ms, what the report itself needs",
+                    MIN_DEADLINE_MARGIN.as_millis()
+                ),
+            ));
+        }
+        let redactor = Redactor::from_headers(&headers);
+
         Ok(Config {
             target_url,
             probe: ProbeSpec {
                 paths,
                 method,
                 headers,
+                redactor,
                 requests,
                 warmup,
                 concurrency,
@@ -160,7 +194,7 @@ impl Config {
             thresholds,
             tls_verify: env.bool_or("TLS_VERIFY", true)?,
             readiness_timeout: env.millis_or("READINESS_TIMEOUT_MS", Duration::from_secs(60))?,
-            deadline_margin: env.millis_or("DEADLINE_MARGIN_MS", DEFAULT_DEADLINE_MARGIN)?,
+            deadline_margin,
             topic_arn: env.get("NOTIFICATION_TOPIC_ARN").map(String::from),
         })
     }
@@ -170,6 +204,17 @@ impl Config {
 pub fn deadline_margin(env: &Env) -> Duration {
     env.millis_or("DEADLINE_MARGIN_MS", DEFAULT_DEADLINE_MARGIN)
         .unwrap_or(DEFAULT_DEADLINE_MARGIN)
+        .max(MIN_DEADLINE_MARGIN)
+}
+
+/// How the configured margin adapts to the time an invocation has: all of it when there is
+/// room, a share of the remaining time for short deadlines, never less than the report needs.
+pub fn margin(configured: Duration) -> Margin {
+    Margin {
+        configured,
+        floor: MIN_DEADLINE_MARGIN,
+        max_share_percent: MARGIN_MAX_SHARE_PERCENT,
+    }
 }
 
 fn optional_millis(env: &Env, var: &str) -> Result<Option<Duration>, ConfigError> {
@@ -189,6 +234,14 @@ pub fn parse_target_url(var: &str, raw: &str) -> Result<Url, ConfigError> {
     }
     if url.host_str().is_none() {
         return Err(ConfigError::new(var, "has no host"));
+    }
+    // The probe paths are joined onto the URL's path and its query is kept, but a fragment never
+    // reaches the server: refuse it rather than silently probe something else.
+    if url.fragment().is_some() {
+        return Err(ConfigError::new(
+            var,
+            "must not contain a fragment (#); the query string is kept",
+        ));
     }
     // Credentials in a URL end up in logs and error texts; headers are the place for them.
     if !url.username().is_empty() || url.password().is_some() {
@@ -293,6 +346,14 @@ mod tests {
             ("EXPECTED_STATUS", "2xx"),
             ("BODY_REGEX", "("),
             ("MIN_SUCCESS_RATIO", "1.5"),
+            ("MIN_SUCCESS_RATIO", "0"),
+            ("MIN_SUCCESS_RATIO", "0.0"),
+            ("MIN_SUCCESS_RATIO", "-0.5"),
+            ("MIN_SUCCESS_RATIO", "NaN"),
+            ("DEADLINE_MARGIN_MS", "100"),
+            ("DEADLINE_MARGIN_MS", "0"),
+            ("TARGET_URL", "https://green:8443/app?token=x#top"),
+            ("PROBE_PATHS", "/health#s3cret"),
             ("MAX_P95_MS", "fast"),
             ("TLS_VERIFY", "maybe"),
             ("PROBE_HEADERS", "Authorization Bearer s3cret"),
@@ -307,5 +368,71 @@ mod tests {
     fn bad_margin_falls_back() {
         let env = Env::from_pairs([("DEADLINE_MARGIN_MS", "soon")]);
         assert_eq!(deadline_margin(&env), DEFAULT_DEADLINE_MARGIN);
+        let env = Env::from_pairs([("DEADLINE_MARGIN_MS", "10")]);
+        assert_eq!(deadline_margin(&env), MIN_DEADLINE_MARGIN);
+    }
+
+    #[test]
+    fn success_ratio_must_be_above_zero() {
+        let err = config(&[("MIN_SUCCESS_RATIO", "0")]).unwrap_err();
+        assert_eq!(err.var, "MIN_SUCCESS_RATIO");
+        assert!(err.to_string().contains("above 0"), "{err}");
+        let c = config(&[("MIN_SUCCESS_RATIO", "0.01")]).unwrap();
+        assert_eq!(c.thresholds.min_success_ratio, 0.01);
+    }
+
+    #[test]
+    fn margin_below_the_report_slack_is_refused() {
+        let err = config(&[("DEADLINE_MARGIN_MS", "299")]).unwrap_err();
+        assert_eq!(err.var, "DEADLINE_MARGIN_MS");
+        let c = config(&[("DEADLINE_MARGIN_MS", "300")]).unwrap();
+        assert_eq!(c.deadline_margin, MIN_DEADLINE_MARGIN);
+    }
+
+    #[test]
+    fn the_margin_adapts_to_the_time_left() {
+        let m = margin(DEFAULT_DEADLINE_MARGIN);
+        // A 3-minute function keeps the whole configured margin...
+        assert_eq!(
+            m.for_remaining(Duration::from_secs(180)),
+            DEFAULT_DEADLINE_MARGIN
+        );
+        // ...a 2 s one keeps 30 % and probes for the rest...
+        assert_eq!(
+            m.for_remaining(Duration::from_secs(2)),
+            Duration::from_millis(600)
+        );
+        // ...and the report's own slack is never given up.
+        assert_eq!(
+            m.for_remaining(Duration::from_millis(500)),
+            MIN_DEADLINE_MARGIN
+        );
+    }
+
+    #[test]
+    fn target_url_keeps_its_path_and_query() {
+        let c = config(&[("TARGET_URL", "https://green:8443/app?token=x")]).unwrap();
+        let url = c.target_url.unwrap();
+        assert_eq!(url.path(), "/app");
+        assert_eq!(url.query(), Some("token=x"));
+        let err = config(&[("TARGET_URL", "https://green/app#frag")]).unwrap_err();
+        assert!(err.to_string().contains("fragment"), "{err}");
+    }
+
+    #[test]
+    fn every_header_value_is_redacted() {
+        let c = config(&[(
+            "PROBE_HEADERS",
+            "X-Probe-Token: tok-s3cret; Host: shop.example.com",
+        )])
+        .unwrap();
+        let out = c
+            .probe
+            .redactor
+            .redact("echo tok-s3cret via shop.example.com");
+        assert!(
+            !out.contains("tok-s3cret") && !out.contains("shop.example.com"),
+            "{out}"
+        );
     }
 }

@@ -1,13 +1,21 @@
 //! Where to send test traffic: CodeDeploy and ELBv2 lookups (thin adapters) and the pure
 //! decisions on their answers.
+//!
+//! Every lookup is retried on transient errors (throttling past the SDK's own attempts, 5xx, no
+//! answer) until the caller's `until`: ELBv2 `Describe*` share one throttling bucket per account
+//! and region with consoles and controllers, so a busy account must not fail a release.
 
+use std::future::Future;
+use std::sync::Mutex;
 use std::time::Duration;
 
-use aws_sdk_codedeploy::error::ProvideErrorMetadata;
+use aws_sdk_codedeploy::config::http::HttpResponse;
+use aws_sdk_codedeploy::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Listener, TargetHealthDescription, TargetHealthStateEnum,
 };
 use reqwest::Url;
+use rollout_kit::retry::{Backoff, RetryError, retry_until, sdk_is_transient};
 use tokio::time::Instant;
 
 use crate::error::Error;
@@ -40,22 +48,81 @@ pub struct Target {
     pub internal: bool,
 }
 
+/// How a retried lookup ended without an answer.
+pub enum Retried<E> {
+    /// Not worth repeating (e.g. access denied, not found): the service's own error.
+    Permanent(E),
+    /// Transient errors until the time ran out: [`Error::AwsUnavailable`] naming the last one.
+    Exhausted(Error),
+}
+
+impl<E: ProvideErrorMetadata + std::error::Error> Retried<E> {
+    fn into_error(self, step: &'static str) -> Error {
+        match self {
+            Retried::Permanent(err) => aws_error(step, &err),
+            Retried::Exhausted(err) => err,
+        }
+    }
+}
+
+/// One SDK call under [`retry_until`]. Remembers the last transient error itself, so the cause
+/// survives even when the final attempt is cut off by `until`.
+async fn retried<T, E, F, Fut>(
+    step: &'static str,
+    until: Instant,
+    call: F,
+) -> Result<T, Retried<SdkError<E, HttpResponse>>>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+{
+    // A Mutex, not a RefCell: the lookup runs inside a spawned (Send) task.
+    let last_seen: Mutex<Option<String>> = Mutex::new(None);
+    let transient = |err: &SdkError<E, HttpResponse>| {
+        let transient = sdk_is_transient(err);
+        if transient {
+            *last_seen.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(rollout_kit::sdk_error_summary(err));
+        }
+        transient
+    };
+    match retry_until(step, until, Backoff::AWS, transient, call).await {
+        Ok(value) => Ok(value),
+        Err(RetryError::Permanent(err)) => Err(Retried::Permanent(err)),
+        Err(RetryError::OutOfTime { attempts, last }) => {
+            let last = last
+                .map(|err| rollout_kit::sdk_error_summary(&err))
+                .or_else(|| last_seen.lock().unwrap_or_else(|p| p.into_inner()).take())
+                .unwrap_or_else(|| "no answer".into());
+            tracing::warn!(operation = step, attempts, error = %last, "AWS call still failing; out of time");
+            Err(Retried::Exhausted(Error::AwsUnavailable {
+                step,
+                attempts,
+                last,
+            }))
+        }
+    }
+}
+
 pub async fn deployment(
     codedeploy: &aws_sdk_codedeploy::Client,
     deployment_id: &str,
+    until: Instant,
 ) -> Result<DeploymentFacts, Error> {
-    let output = codedeploy
-        .get_deployment()
-        .deployment_id(deployment_id)
-        .send()
-        .await
-        .map_err(|err| {
-            if err.code() == Some("DeploymentDoesNotExistException") {
-                Error::DeploymentNotFound(deployment_id.to_string())
-            } else {
-                aws_error("GetDeployment", &err)
-            }
-        })?;
+    let output = retried("GetDeployment", until, || {
+        codedeploy
+            .get_deployment()
+            .deployment_id(deployment_id)
+            .send()
+    })
+    .await
+    .map_err(|failed| match failed {
+        Retried::Permanent(err) if err.code() == Some("DeploymentDoesNotExistException") => {
+            Error::DeploymentNotFound(deployment_id.to_string())
+        }
+        other => other.into_error("GetDeployment"),
+    })?;
     let info = output.deployment_info();
     Ok(DeploymentFacts {
         application: info.and_then(|i| i.application_name()).map(String::from),
@@ -76,8 +143,9 @@ pub async fn discover(
     codedeploy: &aws_sdk_codedeploy::Client,
     elb: &aws_sdk_elasticloadbalancingv2::Client,
     facts: &DeploymentFacts,
+    until: Instant,
 ) -> Result<Target, Error> {
-    let (listener_arn, listener) = test_listener(codedeploy, elb, facts).await?;
+    let (listener_arn, listener) = test_listener(codedeploy, elb, facts, until).await?;
     let port = listener
         .port()
         .ok_or_else(|| Error::BadListener(format!("{listener_arn} has no port")))?;
@@ -90,12 +158,13 @@ pub async fn discover(
         .ok_or_else(|| Error::BadListener(format!("{listener_arn} has no load balancer")))?;
     let green_target_group = forwarded_target_group(listener.default_actions());
 
-    let lbs = elb
-        .describe_load_balancers()
-        .load_balancer_arns(lb_arn)
-        .send()
-        .await
-        .map_err(|err| aws_error("DescribeLoadBalancers", &err))?;
+    let lbs = retried("DescribeLoadBalancers", until, || {
+        elb.describe_load_balancers()
+            .load_balancer_arns(lb_arn)
+            .send()
+    })
+    .await
+    .map_err(|failed| failed.into_error("DescribeLoadBalancers"))?;
     let lb = lbs
         .load_balancers()
         .first()
@@ -117,19 +186,22 @@ async fn test_listener(
     codedeploy: &aws_sdk_codedeploy::Client,
     elb: &aws_sdk_elasticloadbalancingv2::Client,
     facts: &DeploymentFacts,
+    until: Instant,
 ) -> Result<(String, Listener), Error> {
     let (Some(application), Some(group)) = (&facts.application, &facts.group) else {
         return Err(Error::BadListener(
             "the deployment names no application or deployment group".into(),
         ));
     };
-    let output = codedeploy
-        .get_deployment_group()
-        .application_name(application)
-        .deployment_group_name(group)
-        .send()
-        .await
-        .map_err(|err| aws_error("GetDeploymentGroup", &err))?;
+    let output = retried("GetDeploymentGroup", until, || {
+        codedeploy
+            .get_deployment_group()
+            .application_name(application)
+            .deployment_group_name(group)
+            .send()
+    })
+    .await
+    .map_err(|failed| failed.into_error("GetDeploymentGroup"))?;
     let listener_arn = output
         .deployment_group_info()
         .and_then(|g| g.load_balancer_info())
@@ -144,12 +216,11 @@ async fn test_listener(
             group: group.clone(),
         })?;
 
-    let listeners = elb
-        .describe_listeners()
-        .listener_arns(&listener_arn)
-        .send()
-        .await
-        .map_err(|err| aws_error("DescribeListeners", &err))?;
+    let listeners = retried("DescribeListeners", until, || {
+        elb.describe_listeners().listener_arns(&listener_arn).send()
+    })
+    .await
+    .map_err(|failed| failed.into_error("DescribeListeners"))?;
     let listener = listeners
         .listeners
         .unwrap_or_default()
@@ -164,8 +235,9 @@ pub async fn green_target_group(
     codedeploy: &aws_sdk_codedeploy::Client,
     elb: &aws_sdk_elasticloadbalancingv2::Client,
     facts: &DeploymentFacts,
+    until: Instant,
 ) -> Result<Option<String>, Error> {
-    let (_, listener) = test_listener(codedeploy, elb, facts).await?;
+    let (_, listener) = test_listener(codedeploy, elb, facts, until).await?;
     Ok(forwarded_target_group(listener.default_actions()))
 }
 
@@ -216,35 +288,30 @@ pub fn forwarded_target_group(actions: &[Action]) -> Option<String> {
     }
 }
 
-/// Waits, within `bound`, until every registered target of the group is healthy.
+/// Waits, until `until`, for every registered target of the group to be healthy. A lookup that
+/// keeps failing transiently is retried to the same bound and then named as the cause; a
+/// permanent one (access denied, group gone) ends the wait at once.
 pub async fn wait_until_healthy(
     elb: &aws_sdk_elasticloadbalancingv2::Client,
     target_group_arn: &str,
-    bound: Duration,
+    until: Instant,
 ) -> Result<(), Error> {
     let started = Instant::now();
     loop {
-        let health = match elb
-            .describe_target_health()
-            .target_group_arn(target_group_arn)
-            .send()
-            .await
-        {
-            Ok(output) => readiness(output.target_health_descriptions()),
-            // Transient lookup failures keep waiting; the bound still ends it.
-            Err(err) => Err(format!(
-                "DescribeTargetHealth failed: {}",
-                rollout_kit::sdk_error_summary(&err)
-            )),
-        };
-        let seen = match health {
+        let output = retried("DescribeTargetHealth", until, || {
+            elb.describe_target_health()
+                .target_group_arn(target_group_arn)
+                .send()
+        })
+        .await
+        .map_err(|failed| failed.into_error("DescribeTargetHealth"))?;
+        let seen = match readiness(output.target_health_descriptions()) {
             Ok(()) => return Ok(()),
             Err(seen) => seen,
         };
-        let waited = started.elapsed();
-        if waited + HEALTH_POLL > bound {
+        if Instant::now() + HEALTH_POLL > until {
             return Err(Error::NotReady {
-                waited_ms: waited.as_millis() as u64,
+                waited_ms: started.elapsed().as_millis() as u64,
                 health: seen,
             });
         }

@@ -17,6 +17,14 @@ pub enum Error {
     InvalidConfig(#[from] ConfigError),
     #[error("{step} failed: {summary}")]
     Aws { step: &'static str, summary: String },
+    /// Every attempt met a transient error (throttling, 5xx, no answer) until the work budget
+    /// ran out; `last` is the last error seen, so the report names the cause.
+    #[error("{step} still failing when the time ran out ({attempts} attempts): {last}")]
+    AwsUnavailable {
+        step: &'static str,
+        attempts: u32,
+        last: String,
+    },
     #[error(
         "deployment group {group} has no test listener \
          (loadBalancerInfo.targetGroupPairInfoList[].testTrafficRoute) and TARGET_URL is not set"
@@ -39,6 +47,7 @@ impl ErrorKind for Error {
             Error::DeploymentNotFound(_) => "DeploymentNotFound",
             Error::InvalidConfig(_) => "InvalidConfig",
             Error::Aws { .. } => "AwsCallFailed",
+            Error::AwsUnavailable { .. } => "AwsUnavailable",
             Error::NoTestListener { .. } => "NoTestListener",
             Error::BadListener(_) => "BadListener",
             Error::NotReady { .. } => "GreenNotReady",

@@ -115,14 +115,21 @@ fn check_bounds(config: &Config) -> Result<(), Violation> {
         return violation(format!("paths {:?}", probe.paths));
     }
     let ratio = config.thresholds.min_success_ratio;
-    if !(0.0..=1.0).contains(&ratio) {
+    if !(ratio > 0.0 && ratio <= 1.0) {
         return violation(format!("success ratio {ratio}"));
+    }
+    if config.deadline_margin < config::MIN_DEADLINE_MARGIN {
+        return violation(format!("deadline margin {:?}", config.deadline_margin));
+    }
+    if probe.paths.iter().any(|p| p.contains('#')) {
+        return violation("a probe path with a fragment");
     }
     if let Some(url) = &config.target_url
         && (!matches!(url.scheme(), "http" | "https")
             || url.host_str().is_none()
             || !url.username().is_empty()
-            || url.password().is_some())
+            || url.password().is_some()
+            || url.fragment().is_some())
     {
         return violation(format!("target URL scheme {}", url.scheme()));
     }

@@ -2,13 +2,17 @@
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::codedeploy::CodeDeployLifecycleEvent;
 use aws_sdk_codedeploy::config::retry::RetryConfig;
 use lambda_runtime::LambdaEvent;
-use rollout_kit::{ConfigError, Env, Outcome, RolloutDetail, RolloutEvent, ValidationDetail};
+use rollout_kit::startup::with_timeouts;
+use rollout_kit::{
+    ConfigError, Deadline, Env, Margin, Outcome, PUBLISH_TIMEOUT, RolloutDetail, RolloutEvent,
+    ValidationDetail,
+};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -16,11 +20,15 @@ use crate::config::{self, Config};
 use crate::discovery::{self, DeploymentFacts, Target};
 use crate::error::Error;
 use crate::probe;
-use crate::report::{self, HookStatus};
+use crate::report::{self, HookStatus, Reported};
 use crate::verdict::{self, Stats, without_query};
 
-/// Kept back from the deadline for the last report attempt and the runtime's answer.
-const FINAL_SLACK: Duration = Duration::from_millis(250);
+/// AWS lookups (discovery, readiness) end this much before the deadline guard, so a lookup that
+/// keeps failing is reported with its own cause rather than as "deadline guard".
+const LOOKUP_HEADROOM: Duration = Duration::from_millis(150);
+/// SDK bounds for the lookups: one attempt, and one call with the SDK's own retries.
+const LOOKUP_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+const LOOKUP_OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a valid configuration gives: the settings and the HTTP client built from them.
 pub struct Setup {
@@ -31,7 +39,8 @@ pub struct Setup {
 pub struct Deps {
     /// A bad configuration is kept, not fatal: every invocation must still report `Failed`.
     pub setup: Result<Arc<Setup>, ConfigError>,
-    pub deadline_margin: Duration,
+    /// The configured margin, adapted per invocation to the time it has.
+    pub margin: Margin,
     pub codedeploy: aws_sdk_codedeploy::Client,
     /// SDK retries off: [`report::report`] retries within the deadline itself.
     pub reporter: aws_sdk_codedeploy::Client,
@@ -50,18 +59,22 @@ impl Deps {
             Ok(s) => s.config.deadline_margin,
             Err(_) => config::deadline_margin(env),
         };
+        // No client without bounds: a call that hangs must not wait for the Lambda timeout.
+        let lookups = with_timeouts(sdk, LOOKUP_ATTEMPT_TIMEOUT, LOOKUP_OPERATION_TIMEOUT);
+        let reporting = with_timeouts(sdk, report::ATTEMPT_TIMEOUT, report::ATTEMPT_TIMEOUT);
+        let publishing = with_timeouts(sdk, PUBLISH_TIMEOUT, PUBLISH_TIMEOUT);
         let reporter = aws_sdk_codedeploy::Client::from_conf(
-            aws_sdk_codedeploy::config::Builder::from(sdk)
+            aws_sdk_codedeploy::config::Builder::from(&reporting)
                 .retry_config(RetryConfig::disabled())
                 .build(),
         );
         Deps {
             setup,
-            deadline_margin,
-            codedeploy: aws_sdk_codedeploy::Client::new(sdk),
+            margin: config::margin(deadline_margin),
+            codedeploy: aws_sdk_codedeploy::Client::new(&lookups),
             reporter,
-            elb: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
-            sns: aws_sdk_sns::Client::new(sdk),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(&lookups),
+            sns: aws_sdk_sns::Client::new(&publishing),
         }
     }
 }
@@ -116,16 +129,23 @@ pub async fn handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Er
     let (payload, context) = event.into_parts();
     let hook = parse_event(payload)?;
     let deployment_id = hook.deployment_id.as_str();
-    let deadline = instant_of(context.deadline);
-    let work_until = deadline
-        .checked_sub(deps.deadline_margin)
-        .unwrap_or_else(Instant::now);
-    let report_until = deadline.checked_sub(FINAL_SLACK).unwrap_or(deadline);
+    let deadline = Deadline::from_epoch_ms(context.deadline);
     let started = Instant::now();
+    let time_left = deadline.remaining();
+    // Sized from the time this invocation has: a fixed margin larger than a short timeout would
+    // fail every hook without a single request.
+    let margin = deps.margin.for_remaining(time_left);
+    let work_until = deadline.less(margin);
+    let lookups_until = work_until
+        .checked_sub(LOOKUP_HEADROOM)
+        .unwrap_or(work_until)
+        .max(started);
+    let report_until = deadline.less(report::FINAL_SLACK);
     tracing::info!(
         deployment_id,
         request_id = %context.request_id,
-        time_left_ms = deadline.saturating_duration_since(started).as_millis() as u64,
+        time_left_ms = time_left.as_millis() as u64,
+        margin_ms = margin.as_millis() as u64,
         "validating deployment"
     );
 
@@ -148,6 +168,7 @@ pub async fn handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Er
                 deps.elb.clone(),
                 deployment_id.to_string(),
                 phase.clone(),
+                lookups_until,
             );
             match guarded(work, work_until).await {
                 Guarded::Done(Ok(assessment)) => assessment,
@@ -163,7 +184,7 @@ pub async fn handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Er
                     Assessment::failed(
                         format!(
                             "deadline guard: no verdict {} ms before the invocation deadline (while {phase})",
-                            deps.deadline_margin.as_millis()
+                            margin.as_millis()
                         ),
                         DeploymentFacts::default(),
                     )
@@ -195,12 +216,16 @@ pub async fn handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Er
         }
     }
 
-    if let Some(topic) = deps
+    // Only the invocation whose report CodeDeploy accepted tells the channel: a Lambda retry
+    // (already completed) or an undelivered report must not add a second, perhaps
+    // contradicting, message.
+    let accepted = matches!(reported, Ok(Reported::Accepted));
+    let topic = deps
         .setup
         .as_ref()
         .ok()
-        .and_then(|s| s.config.topic_arn.as_deref())
-    {
+        .and_then(|s| s.config.topic_arn.as_deref());
+    if let Some(topic) = topic.filter(|_| accepted) {
         let event = rollout_event(deployment_id, &assessment);
         let left = report_until.saturating_duration_since(Instant::now());
         let _ = rollout_kit::Publisher::new(deps.sns.clone(), topic.to_string())
@@ -227,16 +252,17 @@ async fn assess(
     elb: aws_sdk_elasticloadbalancingv2::Client,
     deployment_id: String,
     phase: Arc<Mutex<&'static str>>,
+    lookups_until: Instant,
 ) -> Result<Assessment, Error> {
     let set_phase = |name: &'static str| *phase.lock().unwrap_or_else(|p| p.into_inner()) = name;
     let config = &setup.config;
 
     set_phase("looking up the deployment");
-    let facts = match discovery::deployment(&codedeploy, &deployment_id).await {
+    let facts = match discovery::deployment(&codedeploy, &deployment_id, lookups_until).await {
         Ok(facts) => facts,
         Err(err @ Error::DeploymentNotFound(_)) => return Err(err),
-        // With a configured URL the lookup only adds context.
-        Err(err) if config.target_url.is_some() => {
+        // With a configured URL the lookup only adds context, unless it used up the time.
+        Err(err) if config.target_url.is_some() && !matches!(err, Error::AwsUnavailable { .. }) => {
             tracing::warn!(deployment_id, error = %err, "deployment lookup failed; probing TARGET_URL anyway");
             DeploymentFacts::default()
         }
@@ -256,16 +282,31 @@ async fn assess(
     }
 
     let target = match &config.target_url {
-        Some(url) => Target {
-            url: url.clone(),
-            listener_arn: None,
-            green_target_group: green_for_readiness(&codedeploy, &elb, &facts, config).await,
-            internal: false,
-        },
+        Some(url) => {
+            set_phase("looking up green for the readiness gate");
+            match green_for_readiness(&codedeploy, &elb, &facts, config, lookups_until).await {
+                Ok(green_target_group) => Target {
+                    url: url.clone(),
+                    listener_arn: None,
+                    green_target_group,
+                    internal: false,
+                },
+                Err(err) => return Ok(Assessment::failed(err.to_string(), facts)),
+            }
+        }
         None => {
             set_phase("discovering the test listener");
-            match discovery::discover(&codedeploy, &elb, &facts).await {
-                Ok(target) => target,
+            match discovery::discover(&codedeploy, &elb, &facts, lookups_until).await {
+                Ok(target) => {
+                    if target.green_target_group.is_none() && !config.readiness_timeout.is_zero() {
+                        tracing::warn!(
+                            deployment_id,
+                            why = "the test listener forwards to no single target group",
+                            "readiness gate skipped"
+                        );
+                    }
+                    target
+                }
                 Err(err) => return Ok(Assessment::failed(err.to_string(), facts)),
             }
         }
@@ -283,8 +324,10 @@ async fn assess(
         && !config.readiness_timeout.is_zero()
     {
         set_phase("waiting for green targets to be healthy");
-        if let Err(err) = discovery::wait_until_healthy(&elb, group, config.readiness_timeout).await
-        {
+        // The configured bound, but never past the work budget: past it the guard would speak
+        // instead of the gate, and the health seen would be lost.
+        let until = (Instant::now() + config.readiness_timeout).min(lookups_until);
+        if let Err(err) = discovery::wait_until_healthy(&elb, group, until).await {
             let mut failed = Assessment::failed(err.to_string(), facts);
             failed.target = Some(without_query(target.url.as_str()));
             return Ok(failed);
@@ -308,21 +351,43 @@ async fn assess(
 }
 
 /// With `TARGET_URL` the probe does not need discovery, but a blue/green deployment group still
-/// names green, and its health gates the probe. Lambda and EC2 groups have none: no gate.
+/// names green, and its health gates the probe. Lambda and EC2 groups have none: no gate. A gate
+/// that cannot be set up says so at warn level; only running out of time is a `Failed`.
 async fn green_for_readiness(
     codedeploy: &aws_sdk_codedeploy::Client,
     elb: &aws_sdk_elasticloadbalancingv2::Client,
     facts: &DeploymentFacts,
     config: &Config,
-) -> Option<String> {
-    if config.readiness_timeout.is_zero() || facts.group.is_none() {
-        return None;
+    until: Instant,
+) -> Result<Option<String>, Error> {
+    if config.readiness_timeout.is_zero() {
+        return Ok(None);
     }
-    match discovery::green_target_group(codedeploy, elb, facts).await {
-        Ok(green) => green,
+    if facts.group.is_none() {
+        tracing::warn!(
+            why = "the deployment lookup named no deployment group",
+            "readiness gate skipped"
+        );
+        return Ok(None);
+    }
+    match discovery::green_target_group(codedeploy, elb, facts, until).await {
+        Ok(Some(green)) => Ok(Some(green)),
+        Ok(None) => {
+            tracing::warn!(
+                why = "the test listener forwards to no single target group",
+                "readiness gate skipped"
+            );
+            Ok(None)
+        }
+        // Lambda and EC2 deployment groups: there is no gate to skip.
+        Err(Error::NoTestListener { .. }) => {
+            tracing::info!("no readiness gate: the deployment group has no test listener");
+            Ok(None)
+        }
+        Err(err @ Error::AwsUnavailable { .. }) => Err(err),
         Err(err) => {
-            tracing::debug!(error = %err, "no green target group to wait for");
-            None
+            tracing::warn!(error = %err, "readiness gate skipped");
+            Ok(None)
         }
     }
 }
@@ -350,15 +415,6 @@ pub async fn guarded<T: Send + 'static>(
             Guarded::DeadlineReached
         }
     }
-}
-
-/// The invocation deadline (epoch milliseconds) on the monotonic clock.
-fn instant_of(deadline_ms: u64) -> Instant {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default();
-    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
 }
 
 /// The one line that carries the verdict and its evidence.

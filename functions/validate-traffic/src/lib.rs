@@ -9,5 +9,6 @@ pub mod error;
 pub mod fuzzing;
 pub mod handler;
 pub mod probe;
+pub mod redact;
 pub mod report;
 pub mod verdict;

@@ -8,7 +8,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::config::{Config, ProbeSpec};
-use crate::verdict::{Expectations, Sample, SampleResult, classify};
+use crate::redact::Redactor;
+use crate::verdict::{Expectations, Sample, SampleResult, classify_redacted};
 
 /// Bodies are read up to this size for the body checks.
 const BODY_LIMIT: usize = 256 * 1024;
@@ -96,17 +97,18 @@ fn probe_one(
         .headers(spec.headers.clone())
         .timeout(spec.timeout);
     let expect = expect.clone();
+    let redactor = spec.redactor.clone();
     async move {
         let started = Instant::now();
         let result = match request.send().await {
             Ok(response) => {
                 let status = response.status().as_u16();
                 match read_body(response).await {
-                    Ok(body) => classify(status, &body, &expect),
-                    Err(err) => transport_failure(&err),
+                    Ok(body) => classify_redacted(status, &body, &expect, &redactor),
+                    Err(err) => transport_failure(&err, &redactor),
                 }
             }
-            Err(err) => transport_failure(&err),
+            Err(err) => transport_failure(&err, &redactor),
         };
         Sample {
             path,
@@ -116,9 +118,30 @@ fn probe_one(
     }
 }
 
-/// `base` has no path of its own in discovery; a configured one is kept as a prefix.
-pub fn join(base: &Url, path: &str) -> String {
-    format!("{}{}", base.as_str().trim_end_matches('/'), path)
+/// The probe URL: `path` (which may carry its own query) appended to the base URL's path, the
+/// base's query kept in front of the path's. Pasting `path` onto the whole URL string would put
+/// it inside the query (`/app?token=x` + `/health` probes `/app`), so the parts are joined one
+/// by one. A base fragment is refused at cold start; none is ever sent.
+pub fn join(base: &Url, path: &str) -> Url {
+    let (path_part, path_query) = match path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path, None),
+    };
+    let mut url = base.clone();
+    url.set_path(&format!(
+        "{}{}",
+        base.path().trim_end_matches('/'),
+        path_part
+    ));
+    let query = [base.query(), path_query]
+        .into_iter()
+        .flatten()
+        .filter(|q| !q.is_empty())
+        .collect::<Vec<_>>()
+        .join("&");
+    url.set_query((!query.is_empty()).then_some(query.as_str()));
+    url.set_fragment(None);
+    url
 }
 
 async fn read_body(mut response: reqwest::Response) -> Result<String, reqwest::Error> {
@@ -133,11 +156,11 @@ async fn read_body(mut response: reqwest::Response) -> Result<String, reqwest::E
     Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
-fn transport_failure(err: &reqwest::Error) -> SampleResult {
+fn transport_failure(err: &reqwest::Error, redactor: &Redactor) -> SampleResult {
     if err.is_timeout() {
         return SampleResult::Timeout;
     }
-    let detail = innermost(err);
+    let detail = redactor.redact(&innermost(err));
     if err.is_connect() {
         return SampleResult::ConnectFailed { detail };
     }
@@ -164,11 +187,34 @@ fn innermost(err: &reqwest::Error) -> String {
 mod tests {
     use super::*;
 
+    fn joined(base: &str, path: &str) -> String {
+        join(&Url::parse(base).unwrap(), path).to_string()
+    }
+
     #[test]
     fn join_keeps_base_prefix() {
-        let base = Url::parse("http://lb.example.com:8080").unwrap();
-        assert_eq!(join(&base, "/health"), "http://lb.example.com:8080/health");
-        let prefixed = Url::parse("https://host/app/").unwrap();
-        assert_eq!(join(&prefixed, "/v?x=1"), "https://host/app/v?x=1");
+        assert_eq!(
+            joined("http://lb.example.com:8080", "/health"),
+            "http://lb.example.com:8080/health"
+        );
+        assert_eq!(
+            joined("https://host/app/", "/v?x=1"),
+            "https://host/app/v?x=1"
+        );
+        assert_eq!(joined("https://host/app", "/"), "https://host/app/");
+        assert_eq!(joined("https://host", "/"), "https://host/");
+    }
+
+    #[test]
+    fn join_goes_into_the_path_and_keeps_the_query() {
+        assert_eq!(
+            joined("https://green:8443/app?token=x", "/health"),
+            "https://green:8443/app/health?token=x"
+        );
+        assert_eq!(
+            joined("https://green:8443/app/?token=x", "/health?deep=1"),
+            "https://green:8443/app/health?token=x&deep=1"
+        );
+        assert_eq!(joined("https://green/?", "/health"), "https://green/health");
     }
 }

@@ -1,21 +1,29 @@
 //! `PutLifecycleEventHookExecutionStatus` with our own bounded retries.
 //!
-//! The client used here has the SDK's retries turned off, so this loop is the only retry policy
-//! and every attempt, backoff included, ends before `until`.
+//! The client used here has the SDK's retries turned off, so the shared retry loop
+//! ([`rollout_kit::retry::retry_until`]) is the only policy and every attempt, backoff included,
+//! ends before `until`. What counts as transient is the shared vocabulary; only
+//! `LifecycleEventAlreadyCompletedException` is this hook's own business.
 
 use std::time::Duration;
 
 use aws_sdk_codedeploy::Client;
-use aws_sdk_codedeploy::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_codedeploy::error::ProvideErrorMetadata;
 use aws_sdk_codedeploy::types::LifecycleEventStatus;
+use rollout_kit::retry::{Backoff, RetryError, http_status, is_transient, retry_until};
 use tokio::time::Instant;
 
 use crate::error::Error;
 
 /// The most a single attempt may take before we try again.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(2);
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Kept back from the deadline after the last report attempt, for the runtime's answer.
+pub const FINAL_SLACK: Duration = Duration::from_millis(250);
+/// 100 ms doubling to 2 s (jittered): the report is the one call that must land in time.
+pub const BACKOFF: Backoff = Backoff {
+    base: Duration::from_millis(100),
+    cap: Duration::from_secs(2),
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HookStatus {
@@ -59,29 +67,20 @@ pub enum Next {
 /// Decides from the error code and HTTP status alone; `None`/`None` means no response arrived
 /// (timeout, connection failure), which is worth another try.
 pub fn next_step(code: Option<&str>, http_status: Option<u16>) -> Next {
-    match code {
-        Some("LifecycleEventAlreadyCompletedException") => Next::AlreadyCompleted,
-        Some(
-            "ThrottlingException"
-            | "Throttling"
-            | "TooManyRequestsException"
-            | "RequestLimitExceeded"
-            | "ServiceUnavailable"
-            | "InternalFailure",
-        ) => Next::Retry,
-        _ => match http_status {
-            Some(status) if status >= 500 || status == 429 => Next::Retry,
-            Some(_) => Next::GiveUp,
-            None => Next::Retry,
-        },
+    if code == Some("LifecycleEventAlreadyCompletedException") {
+        Next::AlreadyCompleted
+    } else if is_transient(code, http_status) {
+        Next::Retry
+    } else {
+        Next::GiveUp
     }
 }
 
-/// Exponential backoff from the attempt number (1-based), capped.
-pub fn backoff(attempt: u32) -> Duration {
-    FIRST_BACKOFF
-        .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
-        .min(MAX_BACKOFF)
+/// One failed attempt, reduced to what the loop needs.
+#[derive(Debug)]
+struct Failed {
+    next: Next,
+    summary: String,
 }
 
 pub async fn report(
@@ -91,15 +90,7 @@ pub async fn report(
     status: HookStatus,
     until: Instant,
 ) -> Result<Reported, Error> {
-    let mut attempt = 0u32;
-    loop {
-        attempt += 1;
-        let remaining = until.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            return Err(Error::ReportNotDelivered(
-                "no time left before the deadline".into(),
-            ));
-        }
+    let attempt = || async {
         let send = client
             .put_lifecycle_event_hook_execution_status()
             .deployment_id(deployment_id)
@@ -109,34 +100,50 @@ pub async fn report(
                 HookStatus::Failed => LifecycleEventStatus::Failed,
             })
             .send();
-        let (next, summary) = match tokio::time::timeout(remaining.min(ATTEMPT_TIMEOUT), send).await
-        {
-            Ok(Ok(_)) => return Ok(Reported::Accepted),
-            Ok(Err(err)) => {
-                let http_status = match &err {
-                    SdkError::ServiceError(ctx) => Some(ctx.raw().status().as_u16()),
-                    SdkError::ResponseError(ctx) => Some(ctx.raw().status().as_u16()),
-                    _ => None,
-                };
-                let next = next_step(err.code(), http_status);
-                (next, rollout_kit::sdk_error_summary(&err))
-            }
-            Err(_) => (Next::Retry, "attempt timed out".to_string()),
-        };
-        match next {
-            Next::AlreadyCompleted => return Ok(Reported::AlreadyCompleted),
-            Next::GiveUp => {
-                tracing::error!(attempt, error = %summary, "hook status rejected");
-                return Err(Error::ReportRejected(summary));
-            }
-            Next::Retry => {
-                let pause = backoff(attempt);
-                tracing::warn!(attempt, error = %summary, backoff_ms = pause.as_millis() as u64, "hook status not accepted yet; retrying");
-                if Instant::now() + pause >= until {
-                    return Err(Error::ReportNotDelivered(summary));
-                }
-                tokio::time::sleep(pause).await;
-            }
+        // A hung attempt is abandoned and retried, not waited out to the deadline.
+        match tokio::time::timeout(ATTEMPT_TIMEOUT, send).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(err)) => Err(Failed {
+                next: next_step(err.code(), http_status(&err)),
+                summary: rollout_kit::sdk_error_summary(&err),
+            }),
+            Err(_) => Err(Failed {
+                next: Next::Retry,
+                summary: "attempt timed out".into(),
+            }),
+        }
+    };
+    let transient = |failed: &Failed| {
+        let retry = failed.next == Next::Retry;
+        if retry {
+            tracing::warn!(error = %failed.summary, "hook status not accepted yet; retrying");
+        }
+        retry
+    };
+    match retry_until(
+        "PutLifecycleEventHookExecutionStatus",
+        until,
+        BACKOFF,
+        transient,
+        attempt,
+    )
+    .await
+    {
+        Ok(()) => Ok(Reported::Accepted),
+        Err(RetryError::Permanent(failed)) if failed.next == Next::AlreadyCompleted => {
+            Ok(Reported::AlreadyCompleted)
+        }
+        Err(RetryError::Permanent(failed)) => {
+            tracing::error!(error = %failed.summary, "hook status rejected");
+            Err(Error::ReportRejected(failed.summary))
+        }
+        Err(RetryError::OutOfTime { attempts, last }) => {
+            let summary = match (last, attempts) {
+                (Some(failed), _) => failed.summary,
+                (None, 0) => "no time left before the deadline".into(),
+                (None, n) => format!("no answer before the deadline ({n} attempts)"),
+            };
+            Err(Error::ReportNotDelivered(summary))
         }
     }
 }
@@ -177,8 +184,22 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_caps() {
-        assert_eq!(backoff(1), Duration::from_millis(100));
-        assert_eq!(backoff(2), Duration::from_millis(200));
-        assert_eq!(backoff(30), MAX_BACKOFF);
+        assert_eq!(BACKOFF.ceiling(0), Duration::from_millis(100));
+        assert_eq!(BACKOFF.ceiling(1), Duration::from_millis(200));
+        assert_eq!(BACKOFF.ceiling(30), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn shared_vocabulary_decides_the_rest() {
+        // Codes the old local list missed are transient too.
+        assert_eq!(
+            next_step(Some("RequestLimitExceeded"), Some(400)),
+            Next::Retry
+        );
+        assert_eq!(
+            next_step(Some("ServiceUnavailableException"), Some(503)),
+            Next::Retry
+        );
+        assert_eq!(next_step(Some("AccessDeniedException"), None), Next::GiveUp);
     }
 }

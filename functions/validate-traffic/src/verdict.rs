@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use regex::Regex;
 
+use crate::redact::Redactor;
+
 /// How many failures the verdict keeps as evidence.
 pub const FAILURES_KEPT: usize = 5;
 /// How much of a response body a failure keeps.
@@ -136,10 +138,20 @@ impl SampleResult {
 
 /// Judges one response.
 pub fn classify(status: u16, body: &str, expect: &Expectations) -> SampleResult {
+    classify_redacted(status, body, expect, &Redactor::default())
+}
+
+/// [`classify`], masking the configured header values in the excerpt it keeps.
+pub fn classify_redacted(
+    status: u16,
+    body: &str,
+    expect: &Expectations,
+    redactor: &Redactor,
+) -> SampleResult {
     if !expect.status.contains(status) {
         return SampleResult::UnexpectedStatus {
             status,
-            excerpt: excerpt(body),
+            excerpt: excerpt_redacted(body, redactor),
         };
     }
     let contains_ok = expect
@@ -155,19 +167,28 @@ pub fn classify(status: u16, body: &str, expect: &Expectations) -> SampleResult 
     } else {
         SampleResult::BodyMismatch {
             status,
-            excerpt: excerpt(body),
+            excerpt: excerpt_redacted(body, redactor),
         }
     }
 }
 
 /// The start of a body, single-line, for evidence.
 pub fn excerpt(body: &str) -> String {
-    let mut text: String = body
+    excerpt_redacted(body, &Redactor::default())
+}
+
+/// [`excerpt`] with the configured header values masked. The mask goes on before the cut: a
+/// value cut in half at the excerpt's end would not match and its first half would leak.
+pub fn excerpt_redacted(body: &str, redactor: &Redactor) -> String {
+    let window_chars = EXCERPT_CHARS + redactor.longest();
+    let window: String = body.chars().take(window_chars).collect();
+    let masked = redactor.redact(&window);
+    let mut text: String = masked
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .take(EXCERPT_CHARS)
         .collect();
-    if body.chars().count() > EXCERPT_CHARS {
+    if masked.chars().count() > EXCERPT_CHARS || body.chars().nth(window_chars).is_some() {
         text.push('…');
     }
     text
@@ -376,6 +397,28 @@ mod tests {
         let text = excerpt(&long);
         assert!(!text.contains('\n'));
         assert_eq!(text.chars().count(), EXCERPT_CHARS + 1);
+    }
+
+    #[test]
+    fn excerpts_mask_header_values_even_across_the_cut() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-api-key", "s3cret-value".parse().unwrap());
+        let redactor = Redactor::from_headers(&headers);
+        // The value starts just before the cut, so a cut-then-mask excerpt would keep "s3c".
+        let body = format!("{}s3cret-value and more", "e".repeat(EXCERPT_CHARS - 3));
+        let text = excerpt_redacted(&body, &redactor);
+        assert!(!text.contains("s3c"), "{text}");
+        assert!(text.ends_with('…'));
+        let result = classify_redacted(
+            500,
+            "echo: x-api-key: s3cret-value",
+            &expect("200"),
+            &redactor,
+        );
+        let SampleResult::UnexpectedStatus { excerpt, .. } = result else {
+            panic!("{result:?}")
+        };
+        assert_eq!(excerpt, "echo: x-api-key: [redacted]");
     }
 
     #[test]

@@ -236,3 +236,124 @@ async fn a_stopped_rollout_resumes_from_its_status() {
     assert_eq!(alb.listener_weights().await, (0, 999));
     assert_eq!(bench.front.count("ModifyListener"), 10);
 }
+
+#[tokio::test]
+async fn a_second_execution_on_a_leased_listener_stops_without_touching_the_first() {
+    let bench = Bench::start().await;
+    let alb = Alb::create(&bench).await;
+    let function = alb.function(&bench).await;
+    let input = alb.spec("start", json!("Linear10PercentEvery1Minute"));
+    let mut first = Execution::new(state_machine(), input.clone());
+    while let Some(visit) = first.advance(&function).await {
+        if visit.state == "Wait" {
+            break;
+        }
+    }
+    assert_eq!(alb.listener_weights().await, (900, 100));
+
+    // A second release pipeline starts the same rollout on the same listener.
+    bench.front.reset_calls();
+    let second = Execution::new(state_machine(), input)
+        .run(&function, 20)
+        .await;
+    assert_stopped_in_place(&second, &bench, &alb, "LeaseHeld", (900, 100)).await;
+    match &second.ending {
+        Some(Ending::Failed { cause, .. }) => assert!(cause.contains(&first.id), "{cause}"),
+        other => panic!("{other:?}"),
+    }
+
+    // The first one goes on undisturbed, and frees the listener at the end.
+    let first = first.run(&function, 100).await;
+    assert!(
+        matches!(first.ending, Some(Ending::Succeeded(_))),
+        "{:?}",
+        first.ending
+    );
+    assert_eq!(alb.listener_weights().await, (0, 999));
+    let (_, _, expires) = alb.lease(&alb.listener_arn).await.unwrap();
+    assert!(expires <= now_ms());
+}
+
+#[tokio::test]
+async fn a_manual_rollback_mid_rollout_ends_the_execution_without_a_write() {
+    let bench = Bench::start().await;
+    let alb = Alb::create(&bench).await;
+    let function = alb.function(&bench).await;
+    let input = alb.spec("start", json!("Linear10PercentEvery1Minute"));
+    let mut execution = Execution::new(state_machine(), input);
+    let mut aborted = false;
+    while let Some(visit) = execution.advance(&function).await {
+        if visit.state == "Wait" && !aborted {
+            // The on-call engineer aborts with the spec alone (README: abort by hand).
+            let mut abort = alb.spec("rollback", json!("Linear10PercentEvery1Minute"));
+            abort["reason"] = json!("paged");
+            let rolled = function.invoke(abort).await;
+            assert_eq!(rolled.response()["status"], "RolledBack");
+            bench.front.reset_calls();
+            aborted = true;
+        }
+    }
+    assert_stopped_in_place(&execution, &bench, &alb, "LeaseLost", (999, 0)).await;
+}
+
+#[tokio::test]
+async fn a_write_another_writer_overtook_stops_the_machine_where_things_are() {
+    let bench = Bench::start().await;
+    let alb = Alb::create(&bench).await;
+    let function = alb.function(&bench).await;
+    let input = alb.spec("start", json!("Linear10PercentEvery1Minute"));
+    let mut execution = Execution::new(state_machine(), input);
+    let mut other_writer = None;
+    while let Some(visit) = execution.advance(&function).await {
+        if visit.state == "Wait" && other_writer.is_none() {
+            // The next write lands, and before its answer another writer sets 50/50.
+            bench.front.inject(
+                Fault::delay_reply(
+                    "elasticloadbalancing",
+                    "ModifyListener",
+                    std::time::Duration::from_millis(1500),
+                )
+                .times(1),
+            );
+            let elb = alb.elb.clone();
+            let listener = alb.listener_arn.clone();
+            let action = forward(&[(&alb.blue, 500), (&alb.green, 500)], Some(STICKY_SECONDS));
+            let front = bench.front.clone();
+            let writes_before = front.count("ModifyListener");
+            other_writer = Some(tokio::spawn(async move {
+                // Right after our write reached the ALB, while its answer is held back.
+                while front.count("ModifyListener") == writes_before {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                elb.modify_listener()
+                    .listener_arn(listener)
+                    .default_actions(action)
+                    .send()
+                    .await
+                    .expect("the other writer");
+            }));
+        }
+    }
+    other_writer.unwrap().await.unwrap();
+    match &execution.ending {
+        Some(Ending::Failed { error, cause }) => {
+            assert_eq!(error, "RolloutStopped");
+            assert!(cause.contains("WriteNotVerified"), "{cause}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        !execution.names().contains(&"Rollback"),
+        "{:?}",
+        execution.names()
+    );
+    assert_eq!(alb.listener_weights().await, (500, 500));
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}

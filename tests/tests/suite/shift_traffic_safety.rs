@@ -200,8 +200,12 @@ async fn a_write_that_does_not_read_back_stops_where_things_are() {
         )
         .times(1),
     );
+    let writes_before = bench.front.count("ModifyListener");
     let (step, ()) = tokio::join!(function.invoke(first), async {
-        tokio::time::sleep(Duration::from_millis(700)).await;
+        while bench.front.count("ModifyListener") == writes_before {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
         write_listener(&alb, 500, 500).await;
     });
     assert_eq!(step.error().0, "WriteNotVerified", "{}", function.logs());

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, TargetDescription};
-use rollout_bench::hooks::{closed_port, hook, log_fields, plain_deployment, reports_for};
+use rollout_bench::hooks::{
+    closed_port, find_log, hook, log_fields, plain_deployment, reports_for,
+};
 use rollout_bench::world::{ReleaseWorld, TEST_PORT};
 use rollout_bench::{
     Behavior, Bench, Fault, ForwardProxy, HookReport, HttpTarget, InvokeOutcome, LambdaFn,
@@ -647,4 +649,426 @@ async fn a_failed_publish_never_changes_the_hook_status() {
     let reports = reports_for(&bench, &deployment);
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].status, "Succeeded");
+}
+
+/// Green behind a path prefix: `/app` answers 200, everything else (so `/app/health`) 500.
+/// Pasting the probe path onto the whole URL string put it inside the query (`/app?token=x/health`
+/// probes `/app`) and reported a false `Succeeded`.
+async fn prefixed_green() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::http::{StatusCode, Uri};
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let router = axum::Router::new().fallback(move |uri: Uri| {
+        let record = record.clone();
+        async move {
+            record
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(uri.to_string());
+            if uri.path() == "/app" {
+                (StatusCode::OK, "app home")
+            } else {
+                (StatusCode::INTERNAL_SERVER_ERROR, "health check failed")
+            }
+        }
+    });
+    let listener = rollout_bench::bind_local().await;
+    let addr = listener.local_addr().expect("addr");
+    rollout_bench::serve(listener, router);
+    (format!("http://{addr}"), seen)
+}
+
+#[tokio::test]
+async fn probe_paths_join_the_target_path_and_keep_its_query() {
+    let bench = Bench::start().await;
+    let config = bench.sdk_config().await;
+    let (base, seen) = prefixed_green().await;
+    let deployment = plain_deployment(&config, "prefixed").await;
+    let url = format!("{base}/app?token=q-s3cret");
+    let function = LambdaFn::start(
+        FUNCTION,
+        &bench,
+        &[
+            ("TARGET_URL", &url),
+            ("PROBE_PATHS", "/health"),
+            ("PROBE_REQUESTS", "3"),
+        ],
+    )
+    .await;
+    let invocation = function.invoke(hook(&deployment, "exec-prefixed")).await;
+    assert!(invocation.is_ok(), "{:?}", invocation.outcome);
+    let reports = reports_for(&bench, &deployment);
+    assert_eq!(reports.len(), 1);
+    assert_eq!(
+        reports[0].status,
+        "Failed",
+        "/app/health answers 500: {}",
+        function.logs()
+    );
+    let seen = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    assert_eq!(seen, vec!["/app/health?token=q-s3cret"; 3]);
+    // The query may carry a token: it stays out of the logs.
+    assert!(!function.logs().contains("q-s3cret"), "{}", function.logs());
+}
+
+#[tokio::test]
+async fn target_url_with_a_fragment_is_refused_at_cold_start() {
+    let bench = Bench::start().await;
+    let config = bench.sdk_config().await;
+    let (base, seen) = prefixed_green().await;
+    let deployment = plain_deployment(&config, "fragment").await;
+    let url = format!("{base}/app#health");
+    let function = LambdaFn::start(FUNCTION, &bench, &[("TARGET_URL", &url)]).await;
+    let invocation = function.invoke(hook(&deployment, "exec-fragment")).await;
+    let (error_type, message) = invocation.error();
+    assert_eq!(error_type, "InvalidConfig");
+    assert!(
+        message.contains("TARGET_URL") && message.contains("fragment"),
+        "{message}"
+    );
+    let reports = reports_for(&bench, &deployment);
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].status, "Failed");
+    assert!(seen.lock().unwrap_or_else(|p| p.into_inner()).is_empty());
+}
+
+/// A fixed 5 s margin is longer than a 2 s invocation; the margin shrinks to fit and green is
+/// probed.
+#[tokio::test]
+async fn short_timeout_with_the_default_margin_still_probes() {
+    let bench = Bench::start().await;
+    let config = bench.sdk_config().await;
+    let deployment = plain_deployment(&config, "short").await;
+    let green = HttpTarget::start().await;
+    let url = green.url();
+    let function = LambdaFn::start(
+        FUNCTION,
+        &bench,
+        &[("TARGET_URL", &url), ("PROBE_REQUESTS", "3")],
+    )
+    .await;
+    let timeout = Duration::from_secs(2);
+    let invocation = function
+        .invoke_with_timeout(hook(&deployment, "exec-short"), timeout)
+        .await;
+    assert!(
+        invocation.is_ok(),
+        "{:?}\n{}",
+        invocation.outcome,
+        function.logs()
+    );
+    assert!(invocation.elapsed < timeout, "{:?}", invocation.elapsed);
+    let reports = reports_for(&bench, &deployment);
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].status, "Succeeded", "{}", reason(&function));
+    assert_eq!(green.request_count(), 3);
+}
+
+/// A discovered release (test listener → green) with one lookup throttled: `times` calls, or
+/// for good when `None`. Returns the deployment's hook statuses, the logged reason and the
+/// invocation.
+async fn discovery_with_throttled(
+    service: &str,
+    operation: &str,
+    times: Option<u32>,
+    timeout: Duration,
+) -> (Vec<String>, String, rollout_bench::Invocation, usize) {
+    let fault = Fault::throttle(service, operation);
+    let fault = match times {
+        Some(n) => fault.times(n),
+        None => fault,
+    };
+    discovery_with_fault(fault, operation, timeout).await
+}
+
+/// [`discovery_with_throttled`] with any fault on `operation`.
+async fn discovery_with_fault(
+    fault: Fault,
+    operation: &str,
+    timeout: Duration,
+) -> (Vec<String>, String, rollout_bench::Invocation, usize) {
+    let bench = Bench::start().await;
+    let config = bench.sdk_config().await;
+    let world = ReleaseWorld::create(&config).await;
+    allow_test_traffic(&config, &world).await;
+    let deployment = world.create_deployment(&config).await;
+    let green = HttpTarget::start_with(Behavior::ok("green v2")).await;
+    let proxy = ForwardProxy::start().await;
+    proxy.route(
+        &format!("{}:{TEST_PORT}", world.load_balancer_dns),
+        green.addr(),
+    );
+    let proxy_url = proxy.url();
+    let function = LambdaFn::start(
+        FUNCTION,
+        &bench,
+        &[
+            ("HTTP_PROXY", &proxy_url),
+            ("NO_PROXY", "127.0.0.1,localhost"),
+            ("PROBE_REQUESTS", "3"),
+        ],
+    )
+    .await;
+    bench.front.inject(fault);
+    let invocation = function
+        .invoke_with_timeout(hook(&deployment, "exec-throttled-lookup"), timeout)
+        .await;
+    let statuses = reports_for(&bench, &deployment)
+        .into_iter()
+        .map(|r| r.status)
+        .collect();
+    let why = find_log(&function, "verdict")
+        .and_then(|v| v["reason"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    let calls = bench.front.count(operation);
+    if invocation.elapsed >= timeout || !invocation.is_ok() {
+        eprintln!("{}", function.logs());
+    }
+    (statuses, why, invocation, calls)
+}
+
+/// Throttled 5 times: more than the SDK's 3 attempts, so only our own retries get through.
+async fn throttled_past_the_sdk_still_succeeds(service: &str, operation: &str) {
+    let timeout = Duration::from_secs(25);
+    let (statuses, why, invocation, calls) =
+        discovery_with_throttled(service, operation, Some(5), timeout).await;
+    assert!(invocation.is_ok(), "{operation}: {:?}", invocation.outcome);
+    assert_eq!(statuses, vec!["Succeeded"], "{operation}: {why}");
+    assert!(calls >= 6, "{operation}: {calls} calls");
+}
+
+/// Throttled for good: `Failed` naming the call and the throttling, reported before the deadline.
+async fn throttled_for_good_fails_naming_the_cause(service: &str, operation: &str) {
+    let timeout = Duration::from_secs(8);
+    let (statuses, why, invocation, _) =
+        discovery_with_throttled(service, operation, None, timeout).await;
+    assert!(invocation.is_ok(), "{operation}: {:?}", invocation.outcome);
+    assert!(
+        invocation.elapsed < timeout,
+        "{operation}: {:?}",
+        invocation.elapsed
+    );
+    assert_eq!(statuses, vec!["Failed"], "{operation}");
+    assert!(
+        why.contains(operation) && why.contains("Throttling"),
+        "{operation}: {why}"
+    );
+}
+
+#[tokio::test]
+async fn get_deployment_throttled_past_the_sdk_retries_still_succeeds() {
+    throttled_past_the_sdk_still_succeeds("codedeploy", "GetDeployment").await;
+}
+
+#[tokio::test]
+async fn get_deployment_group_throttled_past_the_sdk_retries_still_succeeds() {
+    throttled_past_the_sdk_still_succeeds("codedeploy", "GetDeploymentGroup").await;
+}
+
+#[tokio::test]
+async fn describe_listeners_throttled_past_the_sdk_retries_still_succeeds() {
+    throttled_past_the_sdk_still_succeeds("elasticloadbalancing", "DescribeListeners").await;
+}
+
+#[tokio::test]
+async fn describe_target_health_throttled_past_the_sdk_retries_still_succeeds() {
+    throttled_past_the_sdk_still_succeeds("elasticloadbalancing", "DescribeTargetHealth").await;
+}
+
+#[tokio::test]
+async fn get_deployment_throttled_for_good_fails_naming_the_cause() {
+    throttled_for_good_fails_naming_the_cause("codedeploy", "GetDeployment").await;
+}
+
+#[tokio::test]
+async fn get_deployment_group_throttled_for_good_fails_naming_the_cause() {
+    throttled_for_good_fails_naming_the_cause("codedeploy", "GetDeploymentGroup").await;
+}
+
+#[tokio::test]
+async fn describe_listeners_throttled_for_good_fails_naming_the_cause() {
+    throttled_for_good_fails_naming_the_cause("elasticloadbalancing", "DescribeListeners").await;
+}
+
+/// The readiness bound (60 s by default) is longer than the invocation: the gate must stop at
+/// the work budget and name the throttling, not leave it to the deadline guard.
+#[tokio::test]
+async fn describe_target_health_throttled_for_good_fails_naming_the_cause() {
+    throttled_for_good_fails_naming_the_cause("elasticloadbalancing", "DescribeTargetHealth").await;
+}
+
+/// A lookup that never answers is abandoned at the client's attempt timeout and tried again,
+/// instead of holding the invocation until the deadline guard.
+#[tokio::test]
+async fn a_hung_lookup_is_abandoned_and_retried() {
+    let timeout = Duration::from_secs(20);
+    let (statuses, why, invocation, calls) = discovery_with_fault(
+        Fault::hang("codedeploy", "GetDeployment").times(1),
+        "GetDeployment",
+        timeout,
+    )
+    .await;
+    assert!(invocation.is_ok(), "{:?}", invocation.outcome);
+    assert_eq!(statuses, vec!["Succeeded"], "{why}");
+    assert!(calls >= 2, "{calls} calls");
+}
+
+/// With `TARGET_URL`, a gate that cannot find green is skipped, and says so at warn level.
+#[tokio::test]
+async fn a_skipped_readiness_gate_is_a_warning() {
+    let bench = Bench::start().await;
+    let config = bench.sdk_config().await;
+    let world = ReleaseWorld::create(&config).await;
+    let deployment = world.create_deployment(&config).await;
+    let green = HttpTarget::start().await;
+    let url = green.url();
+    bench.front.inject(Fault::error(
+        "codedeploy",
+        "GetDeploymentGroup",
+        400,
+        "AccessDeniedException",
+        "not allowed",
+    ));
+    let function = LambdaFn::start(
+        FUNCTION,
+        &bench,
+        &[("TARGET_URL", &url), ("PROBE_REQUESTS", "2")],
+    )
+    .await;
+    let invocation = function.invoke(hook(&deployment, "exec-nogate")).await;
+    assert!(invocation.is_ok(), "{:?}", invocation.outcome);
+    let reports = reports_for(&bench, &deployment);
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].status, "Succeeded");
+    let warned = function.log_records().into_iter().any(|r| {
+        r["level"].as_str() == Some("WARN")
+            && r["fields"]["message"].as_str() == Some("readiness gate skipped")
+            && r["fields"]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("AccessDenied"))
+    });
+    assert!(warned, "{}", function.logs());
+}
+
+fn published_for(bench: &Bench, deployment: &str) -> Vec<RolloutEvent> {
+    bench
+        .front
+        .sns_messages()
+        .iter()
+        .filter_map(|m| RolloutEvent::parse(&m.message))
+        .filter(|e| match &e.detail {
+            RolloutDetail::Validation(d) => d.deployment_id == deployment,
+            _ => false,
+        })
+        .collect()
+}
+
+async fn topic(config: &SdkConfig) -> String {
+    aws_sdk_sns::Client::new(config)
+        .create_topic()
+        .name("deployments")
+        .send()
+        .await
+        .expect("create topic")
+        .topic_arn
+        .expect("topic arn")
+}
+
+/// Only the invocation whose report CodeDeploy accepted publishes: Lambda's retry of a reported
+/// hook adds no second message, and a rejected report adds none at all.
+#[tokio::test]
+async fn the_rollout_event_follows_an_accepted_report_only() {
+    let bench = Bench::start().await;
+    let config = bench.sdk_config().await;
+    let topic = topic(&config).await;
+    let green = HttpTarget::start().await;
+    let url = green.url();
+    let function = LambdaFn::start(
+        FUNCTION,
+        &bench,
+        &[
+            ("TARGET_URL", &url),
+            ("PROBE_REQUESTS", "2"),
+            ("NOTIFICATION_TOPIC_ARN", &topic),
+        ],
+    )
+    .await;
+
+    let deployment = plain_deployment(&config, "published").await;
+    let event = hook(&deployment, "exec-published");
+    assert!(function.invoke(event.clone()).await.is_ok());
+    assert_eq!(published_for(&bench, &deployment).len(), 1);
+    // Lambda's retry: green fails this time, and CodeDeploy already holds Succeeded.
+    green.set(Behavior::status(503, "down"));
+    let retry = function.invoke(event).await;
+    assert!(retry.is_ok(), "{:?}", retry.outcome);
+    assert_eq!(retry.response()["report"], "already_completed");
+    let published = published_for(&bench, &deployment);
+    assert_eq!(published.len(), 1, "no second, contradicting message");
+    assert_eq!(published[0].outcome, rollout_kit::Outcome::Succeeded);
+
+    let rejected = plain_deployment(&config, "rejected").await;
+    bench.front.inject(Fault::error(
+        "codedeploy",
+        PUT,
+        400,
+        "InvalidLifecycleEventHookExecutionIdException",
+        "unknown execution",
+    ));
+    let invocation = function.invoke(hook(&rejected, "exec-rejected")).await;
+    assert_eq!(invocation.error().0, "ReportRejected");
+    assert!(published_for(&bench, &rejected).is_empty());
+}
+
+/// An error page that echoes the request headers: no configured header value reaches the logs,
+/// the hook's reason or the rollout event (and so Slack).
+#[tokio::test]
+async fn header_values_echoed_by_green_are_redacted_everywhere() {
+    let bench = Bench::start().await;
+    let config = bench.sdk_config().await;
+    let topic = topic(&config).await;
+    let deployment = plain_deployment(&config, "echo").await;
+    let green = HttpTarget::start_with(Behavior::status(
+        400,
+        "bad request; you sent X-Probe-Token: tok-s3cret-42, Authorization: Bearer abc-s3cret",
+    ))
+    .await;
+    let url = green.url();
+    let function = LambdaFn::start(
+        FUNCTION,
+        &bench,
+        &[
+            ("TARGET_URL", &url),
+            ("PROBE_REQUESTS", "2"),
+            (
+                "PROBE_HEADERS",
+                "X-Probe-Token: tok-s3cret-42; Authorization: Bearer abc-s3cret",
+            ),
+            ("NOTIFICATION_TOPIC_ARN", &topic),
+        ],
+    )
+    .await;
+    let invocation = function.invoke(hook(&deployment, "exec-echo")).await;
+    assert!(invocation.is_ok(), "{:?}", invocation.outcome);
+    assert_eq!(reports_for(&bench, &deployment)[0].status, "Failed");
+    assert_eq!(
+        green.requests()[0].header("x-probe-token"),
+        Some("tok-s3cret-42"),
+        "the header was sent"
+    );
+
+    let logs = function.logs();
+    let failures = log_fields(&function, "verdict")["failures"].to_string();
+    assert!(failures.contains("[redacted]"), "{failures}");
+    let messages = bench.front.sns_messages();
+    assert_eq!(messages.len(), 1);
+    let response = invocation.response().to_string();
+    for (place, text) in [
+        ("logs", logs.as_str()),
+        ("SNS message", messages[0].message.as_str()),
+        ("SNS subject", messages[0].subject.as_deref().unwrap_or("")),
+        ("hook reason", response.as_str()),
+    ] {
+        assert!(!text.contains("s3cret"), "{place}: {text}");
+    }
 }
