@@ -8,6 +8,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
+/// Lambda's longest timeout.
+pub const MAX_INVOCATION: Duration = Duration::from_secs(15 * 60);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deadline {
     at: Instant,
@@ -20,8 +23,11 @@ impl Deadline {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or_default();
+        // Lambda runs an invocation for at most 15 minutes; a larger value is not a deadline
+        // (and would overflow `Instant`).
+        let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).min(MAX_INVOCATION);
         Deadline {
-            at: Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)),
+            at: Instant::now() + left,
         }
     }
 
@@ -107,7 +113,8 @@ mod tests {
     }
 
     #[test]
-    fn epoch_deadlines_in_the_past_are_now() {
+    fn epoch_deadlines_in_the_past_are_now_and_absurd_ones_are_capped() {
         assert!(Deadline::from_epoch_ms(0).remaining().is_zero());
+        assert!(Deadline::from_epoch_ms(u64::MAX).remaining() <= MAX_INVOCATION);
     }
 }

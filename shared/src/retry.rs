@@ -261,7 +261,7 @@ mod tests {
             until,
             Backoff::AWS,
             |_| true,
-            || std::future::pending::<Result<(), &str>>(),
+            std::future::pending::<Result<(), &str>>,
         )
         .await;
         assert!(matches!(

@@ -2,11 +2,16 @@
 //! and plain-text error strings.
 
 use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Response};
+use hyper::body::Frame;
 use serde_json::Value;
 
 pub const WEBHOOK_PATH: &str = "/services/T0ROLLOUT/B0ROLLOUT/cHJldGVuZHNlY3JldA";
@@ -38,6 +43,11 @@ pub enum SlackReply {
     Hang,
     /// Close the connection without an answer.
     Reset,
+    /// `status` with a body of `bytes` bytes: Slack's word for the status on the first line,
+    /// then filler, generated as it is sent (the fake never holds it whole).
+    Huge { status: u16, bytes: usize },
+    /// `status` with Slack's word, then filler that never ends: 64 KiB every 10 ms.
+    Endless { status: u16 },
 }
 
 impl SlackReply {
@@ -54,7 +64,33 @@ impl SlackReply {
             SlackReply::RateLimited { .. } => (429, "rate_limited"),
             SlackReply::RollupError => (500, "rollup_error"),
             SlackReply::Hang | SlackReply::Reset => (0, ""),
+            SlackReply::Huge { status, .. } | SlackReply::Endless { status } => {
+                (*status, word_for(*status))
+            }
         }
+    }
+
+    /// Answers 200 once the payload passes Slack's checks.
+    fn accepts(&self) -> bool {
+        matches!(
+            self,
+            SlackReply::Ok
+                | SlackReply::Huge { status: 200, .. }
+                | SlackReply::Endless { status: 200 }
+        )
+    }
+}
+
+/// What Slack would say first for this status.
+fn word_for(status: u16) -> &'static str {
+    match status {
+        200 => "ok",
+        400 => "invalid_payload",
+        403 => "action_prohibited",
+        404 => "channel_not_found",
+        410 => "channel_is_archived",
+        429 => "rate_limited",
+        _ => "rollup_error",
     }
 }
 
@@ -152,7 +188,7 @@ impl SlackFake {
         };
         let text = String::from_utf8_lossy(&body).to_string();
         let (mut status, mut answer) = reply.status_and_body();
-        if reply == SlackReply::Ok
+        if reply.accepts()
             && let Err(code) = check_payload(&headers, &text)
         {
             (status, answer) = (400, code);
@@ -163,6 +199,7 @@ impl SlackFake {
             status,
             at: Instant::now(),
         });
+        let as_scripted = status == reply.status_and_body().0 && path == WEBHOOK_PATH;
         match reply {
             SlackReply::Hang => {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -172,6 +209,13 @@ impl SlackFake {
             // without writing a response.
             SlackReply::Reset => std::panic::resume_unwind(Box::new("reset")),
             SlackReply::RateLimited { retry_after } => answer_with(status, answer, retry_after),
+            // Unless the payload check or the path turned the answer into an error.
+            SlackReply::Huge { bytes, .. } if as_scripted => {
+                flood(status, answer, Some(bytes), Duration::ZERO)
+            }
+            SlackReply::Endless { .. } if as_scripted => {
+                flood(status, answer, None, Duration::from_millis(10))
+            }
             _ if path != WEBHOOK_PATH && status == 200 => answer_with(404, "no_service", None),
             _ => answer_with(status, answer, None),
         }
@@ -244,4 +288,65 @@ fn answer_with(status: u16, body: &'static str, retry_after: Option<u64>) -> Res
         reply = reply.header("retry-after", seconds.to_string());
     }
     reply.body(Body::from(body)).unwrap_or_default()
+}
+
+fn flood(status: u16, word: &'static str, total: Option<usize>, pace: Duration) -> Response<Body> {
+    let body = Flood {
+        word,
+        sent: 0,
+        total,
+        pace,
+        sleep: None,
+    };
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/html")
+        .body(Body::new(body))
+        .unwrap_or_default()
+}
+
+static FILLER: [u8; 64 * 1024] = [b'x'; 64 * 1024];
+
+/// A body made as it is sent: `word` and a newline, then filler up to `total` bytes (or
+/// forever), one chunk per `pace`.
+struct Flood {
+    word: &'static str,
+    sent: usize,
+    total: Option<usize>,
+    pace: Duration,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl hyper::body::Body for Flood {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = &mut *self;
+        let left = this
+            .total
+            .map_or(usize::MAX, |t| t.saturating_sub(this.sent));
+        if left == 0 {
+            return Poll::Ready(None);
+        }
+        if !this.pace.is_zero() {
+            let pace = this.pace;
+            let sleep = this
+                .sleep
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(pace)));
+            ready!(sleep.as_mut().poll(cx));
+            this.sleep = None;
+        }
+        let chunk = if this.sent == 0 {
+            Bytes::from(format!("{}\n", this.word))
+        } else {
+            Bytes::from_static(&FILLER[..FILLER.len().min(left)])
+        };
+        let chunk = chunk.slice(..chunk.len().min(left));
+        this.sent += chunk.len();
+        Poll::Ready(Some(Ok(Frame::data(chunk))))
+    }
 }

@@ -11,6 +11,9 @@ use crate::webhook::WebhookUrl;
 
 /// Below this, an attempt cannot finish: stop and let the invocation fail in time.
 pub const MIN_ATTEMPT: Duration = Duration::from_millis(200);
+/// Slack answers with a word (`ok`, `channel_not_found`). Only this much of an answer is read,
+/// so a huge or endless body costs neither memory nor time.
+pub const MAX_ANSWER_BYTES: usize = 4 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
@@ -234,7 +237,7 @@ impl Slack {
             .body(body)
             .send()
             .await;
-        let response = match sent {
+        let mut response = match sent {
             Ok(response) => response,
             Err(err) => return Answer::Transient(describe(url, err)),
         };
@@ -245,17 +248,40 @@ impl Slack {
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok()),
         );
-        match response.text().await {
-            Ok(text) => classify(status, &url.scrub(&text), retry_after),
-            Err(err) if status == 200 => {
-                // Slack accepted the post; only the "ok" body was lost. Posting again would
-                // duplicate the message.
-                tracing::warn!(error = %describe(url, err), "Slack answered 200 but the body could not be read");
-                Answer::Delivered
+        // The status decides; the body only names Slack's error. A body that cannot be read to
+        // its end (timed out, dropped) still leaves the status: a 200 means Slack accepted the
+        // post, and posting again would duplicate the message.
+        let (body, cut) = read_capped(&mut response, MAX_ANSWER_BYTES).await;
+        if let Some(err) = cut {
+            tracing::warn!(status, error = %describe(url, err), "Slack's answer could not be read to its end");
+        }
+        let text = url.scrub(&String::from_utf8_lossy(&body));
+        let answer = classify(status, &text, retry_after);
+        if answer == Answer::Delivered && text.trim() != "ok" {
+            tracing::warn!(answer = %slack_error(&text), "Slack answered 200 without `ok`; counted as delivered");
+        }
+        answer
+    }
+}
+
+/// Reads at most `cap` bytes of the body, then stops (dropping the response closes the
+/// connection). An error after some bytes keeps them.
+async fn read_capped(
+    response: &mut reqwest::Response,
+    cap: usize,
+) -> (Vec<u8>, Option<reqwest::Error>) {
+    let mut body = Vec::new();
+    while body.len() < cap {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = cap - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
             }
-            Err(err) => Answer::Transient(describe(url, err)),
+            Ok(None) => break,
+            Err(err) => return (body, Some(err)),
         }
     }
+    (body, None)
 }
 
 /// A reqwest error as text without the URL (reqwest puts it in `Display`).

@@ -46,7 +46,9 @@ pub fn envelopes(data: &[u8]) -> Vec<Envelope> {
         && event.get("Records").is_some()
     {
         // An event notify-slack refuses is an error for Lambda, not a rendering.
-        return records(&event).unwrap_or_default();
+        return records(&event)
+            .map(|all| all.into_iter().flatten().collect())
+            .unwrap_or_default();
     }
     let text = String::from_utf8_lossy(data);
     let (subject, message) = match text.split_once('\0') {

@@ -4,10 +4,13 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use aws_config::SdkConfig;
+use aws_sdk_kms::config::retry::RetryConfig;
 use lambda_runtime::LambdaEvent;
+use rollout_kit::Deadline;
+use rollout_kit::startup::with_timeouts;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -24,6 +27,10 @@ use crate::status::StatusFilter;
 const RESERVE: Duration = Duration::from_millis(500);
 /// Lambda's longest timeout; a deadline further out is not believed.
 const MAX_RUN: Duration = Duration::from_secs(900);
+/// The most time decrypting the webhook may take; KMS answers in milliseconds when it works.
+const DECRYPT_BUDGET: Duration = Duration::from_secs(10);
+/// One KMS attempt; a hung one is abandoned and tried again while the budget lasts.
+const KMS_ATTEMPT: Duration = Duration::from_secs(2);
 /// How many delivered message ids a container remembers.
 const REMEMBERED: usize = 1000;
 /// Failures named in the error message; the rest are counted.
@@ -41,9 +48,14 @@ impl Deps {
     pub fn new(config: Config, aws: &SdkConfig) -> Result<Self, Error> {
         let slack = Slack::new(config.timeout, config.policy)
             .map_err(|e| Error::HttpClient(e.without_url().to_string()))?;
+        // Retries are ours (`retry_until` in `secret`), bounded by the invocation's deadline;
+        // the SDK's own would sleep past it.
+        let kms = aws_sdk_kms::config::Builder::from(&with_timeouts(aws, KMS_ATTEMPT, KMS_ATTEMPT))
+            .retry_config(RetryConfig::disabled())
+            .build();
         Ok(Self {
             secret: WebhookSecret::new(
-                aws_sdk_kms::Client::new(aws),
+                aws_sdk_kms::Client::from_conf(kms),
                 config.ciphertext,
                 config.function_name,
                 config.allowed_hosts,
@@ -59,7 +71,9 @@ impl Deps {
 }
 
 pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Error> {
-    let deadline = deadline_from(event.context.deadline());
+    let time = TimePlan::for_remaining(Deadline::from_epoch_ms(event.context.deadline).remaining());
+    let now = Instant::now();
+    let (post_until, decrypt_until) = (now + time.work, now + time.decrypt);
     let records = sns::records(&event.payload).inspect_err(|e| {
         tracing::error!(error = %e, "not an SNS event");
     })?;
@@ -67,7 +81,24 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Err
     let mut filtered = 0;
     let mut duplicates = 0;
     let mut plan = Vec::new();
-    for envelope in records {
+    // (record number, reason), one per record that did not reach Slack.
+    let mut failures: Vec<(usize, String)> = Vec::new();
+    for record in records {
+        let envelope = match record {
+            Ok(envelope) => envelope,
+            Err(bad) => {
+                tracing::error!(record = bad.index, message_id = %bad.message_id, error = %bad, "record not posted: it cannot be read");
+                failures.push((
+                    bad.index,
+                    format!(
+                        "record {}{}: {bad} (permanent)",
+                        bad.index,
+                        message_label(&bad.message_id)
+                    ),
+                ));
+                continue;
+            }
+        };
         let note = message::classify(
             &envelope.message,
             envelope.subject.as_deref(),
@@ -87,43 +118,45 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Err
         }
         plan.push((envelope, note));
     }
-    if plan.is_empty() {
-        return Ok(
-            json!({"records": total, "delivered": 0, "filtered": filtered, "duplicates": duplicates}),
-        );
-    }
-
-    let url = deps.secret.url().await.inspect_err(|e| {
-        tracing::error!(error = %e, records = plan.len(), "no webhook URL; nothing posted");
-    })?;
+    let unreadable = failures.len();
 
     let mut delivered = 0;
-    let mut failures = Vec::new();
-    for (envelope, note) in &plan {
-        let kind = kind_of(note);
-        let payload = render(note, envelope, &deps.render);
-        let delivery = deps.slack.post(url, &payload, deadline).await;
-        match delivery.result {
-            Ok(()) => {
-                tracing::info!(record = envelope.index, message_id = %envelope.message_id, kind, attempts = delivery.attempts, "delivered to Slack");
-                deps.remember(&envelope.message_id);
-                delivered += 1;
-            }
-            Err(failure) => {
-                tracing::error!(record = envelope.index, message_id = %envelope.message_id, kind, attempts = delivery.attempts, permanent = failure.permanent, error = %failure.reason, "not delivered to Slack");
-                let permanence = if failure.permanent {
-                    " (permanent)"
-                } else {
-                    ""
-                };
-                failures.push(format!(
-                    "record {} ({kind}, message {}): {}{permanence} after {} attempt(s)",
-                    envelope.index, envelope.message_id, failure.reason, delivery.attempts
-                ));
+    if !plan.is_empty() {
+        let url = deps.secret.url(decrypt_until).await.inspect_err(|e| {
+            tracing::error!(error = %e, records = plan.len(), "no webhook URL; nothing posted");
+        })?;
+        for (envelope, note) in &plan {
+            let kind = kind_of(note);
+            let payload = render(note, envelope, &deps.render);
+            let delivery = deps.slack.post(url, &payload, post_until).await;
+            match delivery.result {
+                Ok(()) => {
+                    tracing::info!(record = envelope.index, message_id = %envelope.message_id, kind, attempts = delivery.attempts, "delivered to Slack");
+                    deps.remember(&envelope.message_id);
+                    delivered += 1;
+                }
+                Err(failure) => {
+                    tracing::error!(record = envelope.index, message_id = %envelope.message_id, kind, attempts = delivery.attempts, permanent = failure.permanent, error = %failure.reason, "not delivered to Slack");
+                    let permanence = if failure.permanent {
+                        " (permanent)"
+                    } else {
+                        ""
+                    };
+                    failures.push((
+                        envelope.index,
+                        format!(
+                            "record {} ({kind}, message {}): {}{permanence} after {} attempt(s)",
+                            envelope.index, envelope.message_id, failure.reason, delivery.attempts
+                        ),
+                    ));
+                }
             }
         }
     }
     if !failures.is_empty() {
+        // In event order: unreadable records were collected before any post.
+        failures.sort_by_key(|(index, _)| *index);
+        let mut failures: Vec<String> = failures.into_iter().map(|(_, reason)| reason).collect();
         let undelivered = failures.len();
         if undelivered > NAMED_FAILURES {
             let more = undelivered - NAMED_FAILURES;
@@ -132,13 +165,42 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Err
         }
         return Err(Error::Undelivered {
             undelivered,
-            total: plan.len(),
+            total: plan.len() + unreadable,
             details: failures.join("; "),
         });
     }
     Ok(
         json!({"records": total, "delivered": delivered, "filtered": filtered, "duplicates": duplicates}),
     )
+}
+
+fn message_label(message_id: &str) -> String {
+    if message_id.is_empty() {
+        String::new()
+    } else {
+        format!(" (message {message_id})")
+    }
+}
+
+/// How one invocation's time is spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TimePlan {
+    /// Posting to Slack stops this long from now, [`RESERVE`] before the deadline.
+    work: Duration,
+    /// Decrypting the webhook gets at most this long from now: half of the work time, so a
+    /// hung KMS fails the invocation with time to spare, and never more than
+    /// [`DECRYPT_BUDGET`].
+    decrypt: Duration,
+}
+
+impl TimePlan {
+    fn for_remaining(remaining: Duration) -> TimePlan {
+        let work = remaining.min(MAX_RUN).saturating_sub(RESERVE);
+        TimePlan {
+            work,
+            decrypt: (work / 2).min(DECRYPT_BUDGET),
+        }
+    }
 }
 
 impl Deps {
@@ -159,13 +221,6 @@ impl Deps {
                 .insert(message_id.to_string());
         }
     }
-}
-
-fn deadline_from(deadline: SystemTime) -> Instant {
-    let left = deadline
-        .duration_since(SystemTime::now())
-        .unwrap_or(Duration::ZERO);
-    Instant::now() + left.min(MAX_RUN).saturating_sub(RESERVE)
 }
 
 /// SNS message ids this container delivered, so a Lambda retry of a partly delivered event
@@ -210,13 +265,23 @@ mod tests {
     }
 
     #[test]
-    fn deadline_keeps_a_reserve() {
-        let deadline = deadline_from(SystemTime::now() + Duration::from_secs(10));
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(left <= Duration::from_millis(9_500) && left > Duration::from_secs(9));
-        let far = deadline_from(SystemTime::now() + Duration::from_secs(1 << 40));
-        assert!(far <= Instant::now() + MAX_RUN);
-        let past = deadline_from(SystemTime::now() - Duration::from_secs(1));
-        assert!(past <= Instant::now());
+    fn time_is_split_between_kms_and_slack() {
+        let plan = TimePlan::for_remaining(Duration::from_secs(3));
+        assert_eq!(plan.work, Duration::from_millis(2_500));
+        assert_eq!(plan.decrypt, Duration::from_millis(1_250));
+        let long = TimePlan::for_remaining(Duration::from_secs(60));
+        assert_eq!(long.decrypt, DECRYPT_BUDGET, "KMS never takes Slack's time");
+        let absurd = TimePlan::for_remaining(Duration::from_secs(1 << 40));
+        assert_eq!(absurd.work, MAX_RUN - RESERVE);
+        assert_eq!(
+            TimePlan::for_remaining(Duration::ZERO).decrypt,
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn a_record_is_named_with_its_message_id_if_it_has_one() {
+        assert_eq!(message_label(""), "");
+        assert_eq!(message_label("m-1"), " (message m-1)");
     }
 }

@@ -1,6 +1,7 @@
 //! SNS records out of the invocation payload. The typed `SnsRecord` is tried first; a record it
 //! rejects (a field missing or malformed) is still read for what we need, so nothing is dropped
-//! because an attribute we never use is odd.
+//! because an attribute we never use is odd. A record without a message is that record's
+//! failure ([`BadRecord`]), not the whole event's: the other records are still posted.
 
 use aws_lambda_events::event::sns::SnsRecord;
 use serde_json::Value;
@@ -23,7 +24,21 @@ pub struct Envelope {
 #[error("{0}")]
 pub struct NotSns(pub String);
 
-pub fn records(payload: &Value) -> Result<Vec<Envelope>, NotSns> {
+/// One record that cannot be posted. Lambda's retries will not fix it, but failing the
+/// invocation for it keeps the event (and this reason) for the dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct BadRecord {
+    /// 1-based position in the event.
+    pub index: usize,
+    /// Empty when the record has none.
+    pub message_id: String,
+    pub reason: String,
+}
+
+/// Every record in order, each read on its own: `Err(NotSns)` only when the payload as a whole
+/// is not an SNS event.
+pub fn records(payload: &Value) -> Result<Vec<Result<Envelope, BadRecord>>, NotSns> {
     let records = payload
         .get("Records")
         .ok_or_else(|| NotSns("the event has no Records array".into()))?
@@ -32,14 +47,14 @@ pub fn records(payload: &Value) -> Result<Vec<Envelope>, NotSns> {
     if records.is_empty() {
         return Err(NotSns("Records is empty".into()));
     }
-    records
+    Ok(records
         .iter()
         .enumerate()
         .map(|(i, record)| envelope(i + 1, record))
-        .collect()
+        .collect())
 }
 
-fn envelope(index: usize, record: &Value) -> Result<Envelope, NotSns> {
+fn envelope(index: usize, record: &Value) -> Result<Envelope, BadRecord> {
     if let Ok(typed) = serde_json::from_value::<SnsRecord>(record.clone()) {
         let sns = typed.sns;
         return Ok(Envelope {
@@ -51,16 +66,25 @@ fn envelope(index: usize, record: &Value) -> Result<Envelope, NotSns> {
             message: sns.message,
         });
     }
-    let sns = record
-        .get("Sns")
-        .filter(|s| s.is_object())
-        .ok_or_else(|| NotSns(format!("record {index} has no Sns object")))?;
+    let bad = |message_id: String, reason: &str| BadRecord {
+        index,
+        message_id,
+        reason: reason.to_string(),
+    };
+    let Some(sns) = record.get("Sns").filter(|s| s.is_object()) else {
+        return Err(bad(String::new(), "the record has no Sns object"));
+    };
     let text = |key: &str| sns.get(key).and_then(Value::as_str).map(str::to_string);
     let message = match sns.get("Message") {
         Some(Value::String(s)) => s.clone(),
         // Not what SNS sends, but a message is a message: keep it as JSON text.
         Some(other) if !other.is_null() => other.to_string(),
-        _ => return Err(NotSns(format!("record {index} has no Sns.Message"))),
+        _ => {
+            return Err(bad(
+                text("MessageId").unwrap_or_default(),
+                "the record has no Sns.Message",
+            ));
+        }
     };
     Ok(Envelope {
         index,
@@ -101,7 +125,7 @@ mod tests {
     #[test]
     fn every_record_in_order() {
         let event = json!({"Records": [full_record("one"), full_record("two")]});
-        let all = records(&event).unwrap();
+        let all: Vec<Envelope> = records(&event).unwrap().into_iter().flatten().collect();
         assert_eq!(all.len(), 2);
         assert_eq!((all[0].index, all[0].message.as_str()), (1, "one"));
         assert_eq!(all[1].message, "two");
@@ -113,6 +137,7 @@ mod tests {
     fn a_record_missing_unused_fields_is_still_read() {
         let event = json!({"Records": [{"Sns": {"MessageId": "m-2", "Message": "hello"}}]});
         let all = records(&event).unwrap();
+        let all: Vec<&Envelope> = all.iter().flatten().collect();
         assert_eq!(all[0].message, "hello");
         assert_eq!(all[0].message_id, "m-2");
     }
@@ -121,7 +146,28 @@ mod tests {
     fn not_sns_is_a_clear_error() {
         assert!(records(&json!({"ping": 1})).is_err());
         assert!(records(&json!({"Records": []})).is_err());
-        let err = records(&json!({"Records": [{"Sns": {}}]})).unwrap_err();
-        assert!(err.0.contains("record 1"), "{err}");
+        assert!(records(&json!({"Records": {"Sns": {}}})).is_err());
+    }
+
+    #[test]
+    fn a_record_without_a_message_fails_alone() {
+        let mut broken = full_record("ignored");
+        broken["Sns"]
+            .as_object_mut()
+            .unwrap()
+            .remove("Message")
+            .unwrap();
+        broken["Sns"]["MessageId"] = json!("m-bad");
+        let event =
+            json!({"Records": [full_record("one"), broken, {"Sns": 7}, full_record("three")]});
+        let all = records(&event).unwrap();
+        assert_eq!(all.len(), 4);
+        assert_eq!(all[0].as_ref().unwrap().message, "one");
+        let missing = all[1].as_ref().unwrap_err();
+        assert_eq!((missing.index, missing.message_id.as_str()), (2, "m-bad"));
+        assert!(missing.reason.contains("Sns.Message"), "{missing}");
+        let not_sns = all[2].as_ref().unwrap_err();
+        assert_eq!((not_sns.index, not_sns.message_id.as_str()), (3, ""));
+        assert_eq!(all[3].as_ref().unwrap().message, "three");
     }
 }

@@ -246,6 +246,55 @@ fn hook_rows() -> Vec<HookRow> {
                 healthy(),
             )
         },
+        HookRow {
+            env: vec![("PROBE_REQUESTS", "3")],
+            deadline: Duration::from_secs(2),
+            report: Some("Succeeded"),
+            ..HookRow::new(
+                "2 s deadline, default margin (5 s), healthy green",
+                "the margin shrinks to fit; green is probed and Succeeded reported once before the deadline",
+                healthy(),
+            )
+        },
+        HookRow {
+            env: vec![("DEADLINE_MARGIN_MS", "100")],
+            errors: true,
+            reason: Some("DEADLINE_MARGIN_MS"),
+            ..HookRow::new(
+                "DEADLINE_MARGIN_MS below the report's own slack (100 ms)",
+                "InvalidConfig; Failed reported once, naming the variable",
+                healthy(),
+            )
+        },
+        HookRow {
+            aws: vec![Fault::throttle("codedeploy", "GetDeployment").times(5)],
+            report: Some("Succeeded"),
+            ..HookRow::new(
+                "GetDeployment throttled 5 times (more than the SDK's 3 attempts)",
+                "retried within the work budget; Succeeded reported once",
+                healthy(),
+            )
+        },
+        HookRow {
+            aws: vec![Fault::throttle("codedeploy", "GetDeployment")],
+            deadline: Duration::from_secs(8),
+            reason: Some("GetDeployment still failing"),
+            ..HookRow::new(
+                "GetDeployment throttled for good (8 s deadline)",
+                "retried until the work budget runs out; Failed reported once before the deadline, naming the throttling",
+                healthy(),
+            )
+        },
+        HookRow {
+            aws: vec![Fault::throttle("codedeploy", "GetDeploymentGroup")],
+            deadline: Duration::from_secs(8),
+            reason: Some("GetDeploymentGroup still failing"),
+            ..HookRow::new(
+                "GetDeploymentGroup throttled for good (8 s deadline, readiness lookup)",
+                "Failed reported once before the deadline, naming the throttling",
+                healthy(),
+            )
+        },
     ]
 }
 
@@ -354,6 +403,8 @@ enum Kms {
     WrongContext,
     /// The key is disabled.
     Disabled,
+    /// Every `Decrypt` hangs.
+    Hangs,
 }
 
 struct SlackRow {
@@ -364,6 +415,8 @@ struct SlackRow {
     default: SlackReply,
     kms: Kms,
     sample: &'static str,
+    /// Breaks the sample before it is sent (e.g. takes a record's message away).
+    edit: Option<fn(&mut Value)>,
     env: Vec<(&'static str, &'static str)>,
     deadline: Duration,
     /// `None`: delivered, the invocation succeeds. `Some(type)`: it fails with this error type.
@@ -386,6 +439,7 @@ impl SlackRow {
             default: SlackReply::Ok,
             kms: Kms::Works,
             sample: FAILED_SAMPLE,
+            edit: None,
             env: Vec::new(),
             deadline: Duration::from_secs(20),
             error: None,
@@ -517,11 +571,51 @@ fn slack_rows() -> Vec<SlackRow> {
             )
         },
         SlackRow {
+            posts: Some(1),
+            ..SlackRow::delivered(
+                "200 ok followed by 64 MiB",
+                "read up to 4 KiB only; delivered once, not posted again",
+                vec![Huge {
+                    status: 200,
+                    bytes: 64 << 20,
+                }],
+            )
+        },
+        SlackRow {
+            posts: Some(1),
+            ..SlackRow::undelivered(
+                "400 invalid_payload with a body that never ends",
+                "read up to 4 KiB; permanent, one post, an error at once",
+                Endless { status: 400 },
+            )
+        },
+        SlackRow {
+            sample: THREE_RECORDS,
+            edit: Some(drop_second_message),
+            posts: Some(2),
+            error: Some("SlackDeliveryFailed"),
+            ..SlackRow::delivered(
+                "the second of three records has no Sns.Message",
+                "the other two are delivered; an error names it",
+                Vec::new(),
+            )
+        },
+        SlackRow {
             retry_delivers: true,
+            deadline: Duration::from_secs(6),
             ..SlackRow::kms(
                 "KMS throttles every Decrypt",
-                "an error, nothing posted; not cached, so the retry delivers",
+                "retried within half the time left, then an error, nothing posted; not cached, so the retry delivers",
                 Kms::Throttled,
+            )
+        },
+        SlackRow {
+            retry_delivers: true,
+            deadline: Duration::from_secs(4),
+            ..SlackRow::kms(
+                "KMS Decrypt hangs",
+                "an error within half the time left, not a timeout, nothing posted; the retry delivers",
+                Kms::Hangs,
             )
         },
         SlackRow::kms(
@@ -539,6 +633,12 @@ fn slack_rows() -> Vec<SlackRow> {
 
 fn records_in(event: &Value) -> usize {
     event["Records"].as_array().map_or(0, Vec::len)
+}
+
+fn drop_second_message(event: &mut Value) {
+    if let Some(sns) = event["Records"][1]["Sns"].as_object_mut() {
+        sns.remove("Message");
+    }
 }
 
 /// Base64 ciphertext of `plaintext` under `key`, with the console's encryption context.
@@ -614,9 +714,13 @@ async fn notify_slack_faults() {
                 "DisabledException",
                 &format!("arn:aws:kms:us-east-1:123456789012:key/{row_key} is disabled."),
             )),
+            Kms::Hangs => bench.front.inject(Fault::hang("kms", "Decrypt")),
             Kms::Works | Kms::WrongContext => {}
         }
-        let sample = event(row.sample);
+        let mut sample = event(row.sample);
+        if let Some(edit) = row.edit {
+            edit(&mut sample);
+        }
         let records = records_in(&sample);
         let invocation = function
             .invoke_with_timeout(sample.clone(), row.deadline)
@@ -659,6 +763,13 @@ async fn notify_slack_faults() {
             (outcome, expected) => broken.check(name, false, || {
                 format!("expected error {expected:?}, got {outcome:?}\n{}", logs())
             }),
+        }
+        if matches!(row.kms, Kms::Hangs | Kms::Throttled) {
+            // KMS gets at most half of the time left, so Slack keeps the rest.
+            let bound = row.deadline / 2 + Duration::from_millis(500);
+            broken.check(name, invocation.elapsed < bound, || {
+                format!("KMS took {:?}, more than {bound:?}", invocation.elapsed)
+            });
         }
         // What the function logged as delivered is what Slack accepted.
         let logged = count_logs(&function, "delivered to Slack");
@@ -893,6 +1004,8 @@ async fn shift_traffic_faults() {
             Some(STICKY_SECONDS),
         )])
         .await;
+        // A fresh listener: no lease left over from the previous row's rollout.
+        alb.clear_lease(&alb.listener_arn).await;
         let watcher = Watcher::start(&bench, &alb).await;
         let start = function.invoke(alb.spec("start", strategy.clone())).await;
         let InvokeOutcome::Response(step) = start.outcome else {

@@ -10,6 +10,8 @@ mod guide;
 mod notify_slack;
 mod shift_traffic;
 mod shift_traffic_driver;
+mod shift_traffic_safety;
 mod shift_traffic_support;
+mod template;
 mod validate_traffic;
 mod world;

@@ -182,17 +182,59 @@ async fn decrypts_ciphertexts_made_with_and_without_the_context_once_per_contain
 async fn a_kms_throttle_is_retried_on_the_next_invocation_not_cached() {
     let (bench, _kms, ciphertext) = setup().await;
     let function = start(&bench, &ciphertext, &[]).await;
-    // The SDK's standard policy makes three attempts; all three are throttled.
-    bench
-        .front
-        .inject(Fault::throttle("kms", "Decrypt").times(3));
-    let throttled = function.invoke(event(FAILED_SAMPLE)).await;
+    // Throttled for as long as the invocation's time for KMS lasts.
+    bench.front.inject(Fault::throttle("kms", "Decrypt"));
+    let timeout = Duration::from_secs(4);
+    let throttled = function
+        .invoke_with_timeout(event(FAILED_SAMPLE), timeout)
+        .await;
     let (error_type, message) = throttled.error();
     assert_eq!(error_type, "WebhookDecryptFailed");
     assert!(message.contains("ThrottlingException"), "{message}");
+    assert!(throttled.elapsed < timeout, "{:?}", throttled.elapsed);
+    assert!(
+        bench.front.count("Decrypt") > 1,
+        "retried within the invocation"
+    );
     assert!(bench.slack.posts().is_empty());
 
+    bench.front.clear_faults();
     let retried = function.invoke(event(FAILED_SAMPLE)).await;
+    assert!(retried.is_ok(), "{:?}", retried.outcome);
+    assert_eq!(bench.slack.delivered().len(), 1);
+}
+
+#[tokio::test]
+async fn a_hung_kms_fails_well_before_the_deadline_and_the_retry_delivers() {
+    let (bench, _kms, ciphertext) = setup().await;
+    let function = start(&bench, &ciphertext, &[]).await;
+    bench.front.inject(Fault::hang("kms", "Decrypt"));
+    let timeout = Duration::from_secs(4);
+    let hung = function
+        .invoke_with_timeout(event(FAILED_SAMPLE), timeout)
+        .await;
+    assert!(
+        matches!(hung.outcome, InvokeOutcome::Error { .. }),
+        "must fail with an error Lambda retries, not time out: {:?}",
+        hung.outcome
+    );
+    let (error_type, message) = hung.error();
+    assert_eq!(error_type, "WebhookDecryptFailed");
+    assert!(message.contains("did not answer in time"), "{message}");
+    assert!(!message.contains(&ciphertext), "ciphertext in the error");
+    // KMS gets at most half of the time left; Slack keeps the rest.
+    assert!(
+        hung.elapsed < timeout / 2 + Duration::from_millis(500),
+        "{:?}",
+        hung.elapsed
+    );
+    assert!(bench.slack.posts().is_empty());
+
+    // Lambda's retry, once KMS answers again.
+    bench.front.clear_faults();
+    let retried = function
+        .invoke_with_timeout(event(FAILED_SAMPLE), timeout)
+        .await;
     assert!(retried.is_ok(), "{:?}", retried.outcome);
     assert_eq!(bench.slack.delivered().len(), 1);
 }
@@ -351,6 +393,122 @@ async fn one_failing_record_does_not_stop_the_others_and_a_retry_posts_only_it()
     assert_eq!(posts.len(), 4);
     assert_eq!(posts[3].body, posts[1].body, "the failed record, again");
     assert_eq!(bench.slack.delivered().len(), 3);
+}
+
+/// The peak resident memory of the function's process so far, in KiB.
+fn peak_rss_kib(function: &LambdaFn) -> u64 {
+    let pid = function.pid().expect("function running");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+#[tokio::test]
+async fn a_huge_or_endless_ok_answer_is_not_read_whole() {
+    let (bench, _kms, ciphertext) = setup().await;
+    let function = start(&bench, &ciphertext, &[("SLACK_TIMEOUT_MS", "3000")]).await;
+    // Decrypted and one post made first, so the peak below is the answer's alone.
+    assert!(
+        function
+            .invoke(event("notify-slack/codedeploy-deployment-succeeded.json"))
+            .await
+            .is_ok()
+    );
+    let before = peak_rss_kib(&function);
+
+    bench.slack.script([SlackReply::Huge {
+        status: 200,
+        bytes: 64 << 20,
+    }]);
+    let huge = function.invoke(event(FAILED_SAMPLE)).await;
+    assert!(huge.is_ok(), "{:?}", huge.outcome);
+    let grown = peak_rss_kib(&function).saturating_sub(before);
+    assert!(
+        grown < 16 * 1024,
+        "a 64 MiB answer grew memory by {grown} KiB"
+    );
+
+    // 200 is Slack's acceptance (facts: success is 200 `ok`; any non-200 fails), so a 200 with
+    // another body is delivered, not posted again, and logged.
+    bench.slack.script([SlackReply::Endless { status: 200 }]);
+    let endless = function
+        .invoke(event("notify-slack/codedeploy-deployment-stopped.json"))
+        .await;
+    assert!(endless.is_ok(), "{:?}", endless.outcome);
+    assert!(
+        endless.elapsed < Duration::from_millis(1500),
+        "waited for the endless body: {:?}",
+        endless.elapsed
+    );
+    assert_eq!(bench.slack.posts().len(), 3, "nothing posted twice");
+    assert_eq!(bench.slack.delivered().len(), 3);
+    assert!(
+        function.logs().contains("Slack answered 200 without `ok`"),
+        "{}",
+        function.logs()
+    );
+}
+
+#[tokio::test]
+async fn an_endless_error_answer_is_cut_short_and_still_classified() {
+    let (bench, _kms, ciphertext) = setup().await;
+    let function = start(&bench, &ciphertext, &[("SLACK_TIMEOUT_MS", "3000")]).await;
+    bench.slack.script([SlackReply::Endless { status: 400 }]);
+    let invocation = function
+        .invoke_with_timeout(event(FAILED_SAMPLE), Duration::from_secs(20))
+        .await;
+    let (error_type, message) = invocation.error();
+    assert_eq!(error_type, "SlackDeliveryFailed");
+    assert!(message.contains("400 invalid_payload"), "{message}");
+    assert!(message.contains("(permanent)"), "{message}");
+    assert!(
+        !message.contains("xxxx"),
+        "the filler is not quoted: {message}"
+    );
+    assert_eq!(bench.slack.posts().len(), 1, "permanent: not retried");
+    assert!(
+        invocation.elapsed < Duration::from_millis(1500),
+        "waited for the endless body: {:?}",
+        invocation.elapsed
+    );
+}
+
+#[tokio::test]
+async fn a_record_without_a_message_fails_alone_and_the_others_are_posted() {
+    let (bench, _kms, ciphertext) = setup().await;
+    let function = start(&bench, &ciphertext, &[]).await;
+    let mut sample = event("notify-slack/multiple-records.json");
+    let sns = &mut sample["Records"][1]["Sns"];
+    let bad_id = sns["MessageId"].as_str().expect("message id").to_string();
+    sns.as_object_mut()
+        .expect("Sns object")
+        .remove("Message")
+        .expect("a message to remove");
+
+    let first = function.invoke(sample.clone()).await;
+    let (error_type, message) = first.error();
+    assert_eq!(error_type, "SlackDeliveryFailed");
+    assert!(message.starts_with("1 of 3"), "{message}");
+    assert!(message.contains("record 2"), "{message}");
+    assert!(message.contains(&bad_id), "{message}");
+    assert!(message.contains("no Sns.Message"), "{message}");
+    assert_eq!(bench.slack.posts().len(), 2, "records 1 and 3 posted");
+    assert_eq!(bench.slack.delivered().len(), 2);
+    let why = rollout_bench::hooks::log_fields(&function, "record not posted: it cannot be read");
+    assert_eq!(why["record"], 2, "{why}");
+    assert!(
+        why["error"].as_str().unwrap_or("").contains("Sns.Message"),
+        "{why}"
+    );
+
+    // Lambda's retry: the delivered records are not posted again; the broken one fails again
+    // (and after the retries the event goes to the dead-letter queue).
+    let retry = function.invoke(sample).await;
+    assert_eq!(retry.error().0, "SlackDeliveryFailed");
+    assert_eq!(bench.slack.posts().len(), 2);
 }
 
 #[tokio::test]

@@ -1,0 +1,240 @@
+//! The template's least privilege, read from `template.yaml`: moto does not enforce IAM, so no
+//! bench run can catch a grant that is too wide. No YAML parser is in the workspace; the checks
+//! walk the template by indentation, which its style (two spaces, block lists) keeps reliable.
+//! `make lint` (sam validate --lint, cfn-lint) checks that the same text is a valid template.
+
+fn template() -> String {
+    let path = rollout_bench::workspace_root().join("template.yaml");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn indent(line: &str) -> usize {
+    line.len() - line.trim_start().len()
+}
+
+/// The lines under `path` (keys, each nested in the one before), the last key's line first.
+fn block(text: &str, path: &[&str]) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let (mut from, mut to, mut parent_indent) = (0, lines.len(), None::<usize>);
+    for key in path {
+        let wanted = format!("{key}:");
+        let start = (from..to)
+            .find(|&i| {
+                let line = lines[i];
+                let trimmed = line.trim_start().trim_start_matches("- ");
+                (trimmed == wanted || trimmed.starts_with(&format!("{wanted} ")))
+                    && parent_indent.is_none_or(|p| indent(line) > p)
+            })
+            .unwrap_or_else(|| panic!("no {path:?} in template.yaml (missing {key})"));
+        let own = indent(lines[start]);
+        let end = (start + 1..to)
+            .find(|&i| !lines[i].trim().is_empty() && indent(lines[i]) <= own)
+            .unwrap_or(to);
+        (from, to, parent_indent) = (start, end, Some(own));
+    }
+    lines[from..to].join("\n")
+}
+
+/// The items of the first block list in `block` (lines starting `- ` at the list's indent).
+fn items(block: &str) -> Vec<String> {
+    let lines: Vec<&str> = block.lines().skip(1).collect();
+    let Some(list_indent) = lines
+        .iter()
+        .filter(|l| l.trim_start().starts_with("- "))
+        .map(|l| indent(l))
+        .min()
+    else {
+        return Vec::new();
+    };
+    let mut out: Vec<Vec<&str>> = Vec::new();
+    for line in lines {
+        if indent(line) == list_indent && line.trim_start().starts_with("- ") {
+            out.push(vec![line]);
+        } else if let Some(item) = out.last_mut() {
+            item.push(line);
+        }
+    }
+    out.into_iter().map(|item| item.join("\n")).collect()
+}
+
+/// Every IAM statement in `text` that names `action`.
+fn statements_with<'a>(text: &'a str, action: &str) -> Vec<String> {
+    let lines: Vec<&'a str> = text.lines().collect();
+    let mut found = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim_start() != "Statement:" {
+            continue;
+        }
+        let own = indent(line);
+        let end = (i + 1..lines.len())
+            .find(|&j| !lines[j].trim().is_empty() && indent(lines[j]) <= own)
+            .unwrap_or(lines.len());
+        let statement_block = lines[i..end].join("\n");
+        found.extend(
+            items(&statement_block)
+                .into_iter()
+                .filter(|s| s.contains(action)),
+        );
+    }
+    found
+}
+
+#[test]
+fn validate_traffic_reports_only_to_the_listed_deployment_groups() {
+    let text = template();
+    let parameter = block(&text, &["Parameters", "ValidateDeploymentGroups"]);
+    // Required: a hook that may report nowhere would leave deployments waiting an hour.
+    assert!(!parameter.contains("Default:"), "{parameter}");
+    // The pattern allows at most as many pairs as the policy has slots.
+    assert!(parameter.contains("{0,9}"), "{parameter}");
+
+    let granted = statements_with(&text, "codedeploy:PutLifecycleEventHookExecutionStatus");
+    assert_eq!(granted.len(), 1, "granted once: {granted:#?}");
+    let statement = &granted[0];
+    assert!(
+        !statement.contains("deploymentgroup:*") && !statement.contains("Resource: \"*\""),
+        "not every deployment group: {statement}"
+    );
+    let slots: Vec<&str> = statement
+        .lines()
+        .filter(|l| l.contains("!Select ["))
+        .collect();
+    assert_eq!(slots.len(), 10, "{statement}");
+    for (n, slot) in slots.iter().enumerate() {
+        assert!(
+            slot.contains(&format!("!Select [{n}, "))
+                && slot.contains(&format!(
+                    "${{ValidateDeploymentGroups}}{}",
+                    ",${First}".repeat(9)
+                )),
+            "{slot}"
+        );
+    }
+    assert_eq!(
+        statement
+            .matches(
+                "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:deploymentgroup:${Group}"
+            )
+            .count(),
+        10,
+        "{statement}"
+    );
+
+    // Without groups there is no grant at all.
+    let role_policies = block(&text, &["ValidateTrafficRole", "Properties", "Policies"]);
+    let report = items(&role_policies)
+        .into_iter()
+        .find(|p| p.contains("PutLifecycleEventHookExecutionStatus"))
+        .expect("the report policy");
+    let mut head = report.lines().map(str::trim);
+    assert_eq!(head.next(), Some("- !If"), "{report}");
+    assert_eq!(head.next(), Some("- ValidateGroupsGiven"), "{report}");
+    let condition = block(&text, &["Conditions", "ValidateGroupsGiven"]);
+    assert!(
+        condition.contains("!Ref ValidateDeploymentGroups"),
+        "{condition}"
+    );
+}
+
+#[test]
+fn notify_slack_decrypts_without_a_context_only_when_asked() {
+    let text = template();
+    let parameter = block(&text, &["Parameters", "SlackDecryptWithoutContext"]);
+    assert!(parameter.contains("Default: \"false\""), "{parameter}");
+    let condition = block(&text, &["Conditions", "SlackDecryptWithoutContextAllowed"]);
+    assert!(
+        condition.contains("!Equals [!Ref SlackDecryptWithoutContext, \"true\"]"),
+        "{condition}"
+    );
+
+    let policies = block(&text, &["NotifySlackFunction", "Properties", "Policies"]);
+    let policies = items(&policies);
+    let context_free: Vec<&String> = policies
+        .iter()
+        .filter(|p| p.contains("kms:EncryptionContextKeys: \"true\""))
+        .collect();
+    assert_eq!(context_free.len(), 1, "{policies:#?}");
+    let mut head = context_free[0].lines().map(str::trim);
+    assert_eq!(head.next(), Some("- !If"), "{}", context_free[0]);
+    assert_eq!(
+        head.next(),
+        Some("- SlackDecryptWithoutContextAllowed"),
+        "{}",
+        context_free[0]
+    );
+
+    // Every unconditional kms:Decrypt needs the function's own encryption context.
+    for policy in policies
+        .iter()
+        .filter(|p| !p.trim_start().starts_with("- !If"))
+    {
+        for statement in statements_with(policy, "kms:Decrypt") {
+            assert!(
+                statement.contains(
+                    "kms:EncryptionContext:LambdaFunctionName: !Sub ${AWS::StackName}-notify-slack"
+                ),
+                "{statement}"
+            );
+        }
+    }
+}
+
+#[test]
+fn validate_traffic_gets_vpc_permissions_only_with_subnets() {
+    let text = template();
+    let function = block(
+        &text,
+        &["Resources", "ValidateTrafficFunction", "Properties"],
+    );
+    // A role SAM generates gets AWSLambdaVPCAccessExecutionRole whenever VpcConfig is present,
+    // even as an !If that resolves to nothing; an explicit role avoids that.
+    assert!(
+        function.contains("Role: !GetAtt ValidateTrafficRole.Arn"),
+        "{function}"
+    );
+    assert!(!function.contains("Policies:"), "{function}");
+
+    let managed = block(
+        &text,
+        &["ValidateTrafficRole", "Properties", "ManagedPolicyArns"],
+    );
+    let managed = items(&managed);
+    let vpc: Vec<&String> = managed
+        .iter()
+        .filter(|m| m.contains("AWSLambdaVPCAccessExecutionRole"))
+        .collect();
+    assert_eq!(vpc.len(), 1, "{managed:#?}");
+    let mut head = vpc[0].lines().map(str::trim);
+    assert_eq!(head.next(), Some("- !If"), "{}", vpc[0]);
+    assert_eq!(head.next(), Some("- ValidateInVpc"), "{}", vpc[0]);
+    assert_eq!(
+        text.matches("policy/service-role/AWSLambdaVPCAccessExecutionRole")
+            .count(),
+        1,
+        "VPC access granted elsewhere"
+    );
+    let role = block(&text, &["Resources", "ValidateTrafficRole"]);
+    let granted_ec2: Vec<&str> = role
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#') && l.contains("ec2:"))
+        .collect();
+    assert!(granted_ec2.is_empty(), "{granted_ec2:?}");
+    let condition = block(&text, &["Conditions", "ValidateInVpc"]);
+    assert!(condition.contains("!Ref ValidateSubnetIds"), "{condition}");
+}
+
+#[test]
+fn the_block_reader_follows_indentation() {
+    let text = "A:\n  B:\n    - x: 1\n      y: 2\n    - z: 3\n  C: 4\nD: 5\n";
+    assert_eq!(block(text, &["A", "C"]), "  C: 4");
+    let b = block(text, &["A", "B"]);
+    assert_eq!(
+        items(&b),
+        vec![
+            "    - x: 1\n      y: 2".to_string(),
+            "    - z: 3".to_string()
+        ]
+    );
+    let statements = "Statement:\n  - Action: a:B\n    Resource: r\n  - Action: c:D\n";
+    assert_eq!(statements_with(statements, "c:D"), vec!["  - Action: c:D"]);
+}
