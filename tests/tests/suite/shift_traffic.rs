@@ -1,23 +1,14 @@
 //! shift-traffic on a real ALB in moto: every assertion reads the listener, rule, calls or
 //! alarms back from the bench, not what the function says about itself.
 
-use crate::shift_traffic_support::{Alb, STICKY_SECONDS, forward, groups_of, stickiness_of};
+use crate::shift_traffic_support::{Alb, STICKY_SECONDS, forward, groups_of, ok, stickiness_of};
 use aws_sdk_cloudwatch::types::StateValue;
-use rollout_bench::{Bench, Fault, LambdaFn, events_in};
-use serde_json::{Value, json};
+use rollout_bench::{Bench, Fault, events_in};
+use serde_json::json;
 
 /// shift-traffic's `elb::CALL_BUDGET`: how long one call keeps retrying.
 fn shift_traffic_call_budget() -> std::time::Duration {
     std::time::Duration::from_secs(10)
-}
-
-/// Invokes with `input`, expects a response, and returns it.
-async fn ok(function: &LambdaFn, input: Value) -> Value {
-    let invocation = function.invoke(input).await;
-    match &invocation.outcome {
-        rollout_bench::InvokeOutcome::Response(v) => v.clone(),
-        other => panic!("{other:?}\n{}", function.logs()),
-    }
 }
 
 #[tokio::test]

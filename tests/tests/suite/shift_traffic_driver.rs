@@ -2,7 +2,7 @@
 //! shift-traffic binary as Step Functions would, with the waits scaled down by `time_scale`.
 
 use crate::shift_traffic_support::{
-    ALARM, Alb, Ending, Execution, STICKY_SECONDS, forward, state_machine,
+    ALARM, Alb, Ending, Execution, STICKY_SECONDS, forward, now_ms, state_machine,
 };
 use aws_sdk_cloudwatch::types::StateValue;
 use rollout_bench::{Bench, Fault};
@@ -349,11 +349,4 @@ async fn a_write_another_writer_overtook_stops_the_machine_where_things_are() {
         execution.names()
     );
     assert_eq!(alb.listener_weights().await, (500, 500));
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
 }

@@ -4,25 +4,10 @@
 
 use std::time::Duration;
 
-use crate::shift_traffic_support::{Alb, STICKY_SECONDS, forward};
+use crate::shift_traffic_support::{Alb, STICKY_SECONDS, forward, now_ms, ok};
 use aws_sdk_dynamodb::types::AttributeValue;
-use rollout_bench::{Bench, Fault, InvokeOutcome, LambdaFn};
-use serde_json::{Value, json};
-
-async fn ok(function: &LambdaFn, input: Value) -> Value {
-    let invocation = function.invoke(input).await;
-    match &invocation.outcome {
-        InvokeOutcome::Response(v) => v.clone(),
-        other => panic!("{other:?}\n{}", function.logs()),
-    }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
+use rollout_bench::{Bench, Fault, InvokeOutcome};
+use serde_json::json;
 
 /// The test's own write as another writer (an on-call engineer, Terraform).
 async fn write_listener(alb: &Alb, blue: i32, green: i32) {

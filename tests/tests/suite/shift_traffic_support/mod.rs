@@ -348,6 +348,23 @@ pub fn stickiness_of(actions: &[Action]) -> Option<(bool, Option<i32>)> {
         .map(|s| (s.enabled().unwrap_or(false), s.duration_seconds()))
 }
 
+/// Invokes with `input`, expects a response, and returns it.
+pub async fn ok(function: &LambdaFn, input: Value) -> Value {
+    let invocation = function.invoke(input).await;
+    match &invocation.outcome {
+        InvokeOutcome::Response(v) => v.clone(),
+        other => panic!("{other:?}\n{}", function.logs()),
+    }
+}
+
+/// Now in epoch milliseconds, as the lease's `expires_at_ms`.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as u64
+}
+
 /// The rollout state machine's definition, with the function ARN substituted as SAM does.
 pub fn state_machine() -> Value {
     let path = workspace_root().join("statemachine/rollout.asl.json");
