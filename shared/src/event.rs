@@ -50,8 +50,8 @@ pub struct ValidationDetail {
     pub application: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_group: Option<String>,
-    /// The reported hook status: `Succeeded` or `Failed`.
-    pub hook_status: String,
+    /// The status reported to CodeDeploy.
+    pub hook_status: HookStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     #[serde(default)]
@@ -86,10 +86,70 @@ pub struct ShiftDetail {
     pub step: u32,
     pub total_steps: u32,
     pub green_percent: f64,
-    /// `Started`, `Shifted`, `Completed`, `RolledBack`, `Drift`, …
-    pub status: String,
+    pub status: ShiftStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_wait_seconds: Option<u64>,
+}
+
+/// The verdict a lifecycle hook reports: the only two values CodeDeploy accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum HookStatus {
+    Succeeded,
+    #[default]
+    Failed,
+}
+
+impl HookStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookStatus::Succeeded => "Succeeded",
+            HookStatus::Failed => "Failed",
+        }
+    }
+}
+
+/// Where one shift-traffic step left the rollout. The one list of these: shift-traffic
+/// publishes them and notify-slack renders them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ShiftStatus {
+    /// A step is in place; the rollout waits for the next one.
+    #[default]
+    Shifted,
+    /// All traffic on green, the final gates passed.
+    Completed,
+    /// All traffic back on blue.
+    RolledBack,
+    /// Someone else changed the weights; stopped where they were.
+    Drift,
+    /// Stopped with the weights where they are (unreadable alarms, a write another writer
+    /// overtook, a refused rollback).
+    Stopped,
+    /// A status from a newer release, read by an older notify-slack.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ShiftStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShiftStatus::Shifted => "Shifted",
+            ShiftStatus::Completed => "Completed",
+            ShiftStatus::RolledBack => "RolledBack",
+            ShiftStatus::Drift => "Drift",
+            ShiftStatus::Stopped => "Stopped",
+            ShiftStatus::Unknown => "Unknown",
+        }
+    }
+
+    /// The outcome a person cares about.
+    pub fn outcome(self) -> Outcome {
+        match self {
+            ShiftStatus::Shifted | ShiftStatus::Unknown => Outcome::InProgress,
+            ShiftStatus::Completed => Outcome::Succeeded,
+            ShiftStatus::RolledBack => Outcome::RolledBack,
+            ShiftStatus::Drift | ShiftStatus::Stopped => Outcome::Failed,
+        }
+    }
 }
 
 /// "step 2 of 3": the check after the final bake counts as the last step, so every message
@@ -159,7 +219,7 @@ mod tests {
                 step: 1,
                 total_steps: 2,
                 green_percent: 10.0,
-                status: "Shifted".into(),
+                status: ShiftStatus::Shifted,
                 ..Default::default()
             }),
         );

@@ -29,7 +29,7 @@ pub enum Error {
 impl ErrorKind for Error {
     fn kind(&self) -> &'static str {
         match self {
-            Error::Config(_) => "ConfigInvalid",
+            Error::Config(_) => "InvalidConfig",
             Error::HttpClient(_) => "HttpClientInit",
             Error::NotSns(_) => "InvalidEvent",
             Error::WebhookDecrypt(_) => "WebhookDecryptFailed",

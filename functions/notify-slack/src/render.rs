@@ -477,7 +477,7 @@ fn rollout(event: &RolloutEvent) -> View {
             "{} on green ({}, {})",
             percent(s.green_percent),
             s.step_label(),
-            words(&canonical(&s.status))
+            words(&canonical(s.status.as_str()))
         ),
     };
     card.header(&format!("{icon} {title}"));
@@ -520,7 +520,7 @@ fn validation_blocks(card: &mut Card, v: &ValidationDetail, region: Option<&str>
         fields.push(("Deployment group", escape(group)));
     }
     fields.push(("Deployment", deployment_link(region, &v.deployment_id)));
-    fields.push(("Hook status", code(&v.hook_status)));
+    fields.push(("Hook status", code(v.hook_status.as_str())));
     if let Some(target) = &v.target {
         fields.push(("Target", code(target)));
     }
@@ -566,7 +566,7 @@ fn shift_blocks(card: &mut Card, s: &ShiftDetail) {
             ),
         ),
         ("Strategy", escape(&s.strategy)),
-        ("Status", code(&s.status)),
+        ("Status", code(s.status.as_str())),
     ];
     if let Some(wait) = s.next_wait_seconds {
         fields.push(("Next step", format!("in {}", format_duration(wait as i64))));

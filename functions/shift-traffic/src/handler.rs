@@ -21,6 +21,7 @@ use crate::lease::{Lease, Leases};
 use crate::notify::{self, StepReport};
 use crate::plan::{self, FULL, PlannedStep, Weights, percent, scaled};
 use crate::spec::{self, Action, Input, Spec, Target};
+use rollout_kit::ShiftStatus;
 
 pub struct Deps {
     pub elb: Elb,
@@ -397,7 +398,7 @@ impl Step<'_> {
     /// Stops the rollout on an error that leaves the weights where they are: says so, releases.
     async fn stop(
         &mut self,
-        status: &'static str,
+        status: ShiftStatus,
         index: usize,
         current: Weights,
         err: Error,
@@ -480,7 +481,7 @@ async fn step(ctx: &mut Step<'_>, index: usize) -> Result<Output, Error> {
                 found_blue: current.blue,
                 found_green: current.green,
             };
-            return Err(ctx.stop("Drift", index, current, err).await);
+            return Err(ctx.stop(ShiftStatus::Drift, index, current, err).await);
         }
         Decision::AlreadyApplied => {
             tracing::info!(step = index, "weights already in place, nothing to write");
@@ -499,7 +500,7 @@ async fn step(ctx: &mut Step<'_>, index: usize) -> Result<Output, Error> {
     let gate = match failed_gate(ctx, next_share).await {
         // The rollout holds where it is; say so, as the state machine ends without a rollback.
         Err(err @ Error::AlarmUnreadable(_)) => {
-            return Err(ctx.stop("Stopped", index, current, err).await);
+            return Err(ctx.stop(ShiftStatus::Stopped, index, current, err).await);
         }
         other => other?,
     };
@@ -510,9 +511,14 @@ async fn step(ctx: &mut Step<'_>, index: usize) -> Result<Output, Error> {
             }
             // No intended write was given, so this is drift too.
             Reread::AlreadyWritten => Err(ctx
-                .stop("Drift", index, current, ctx.drift(&located, current))
+                .stop(
+                    ShiftStatus::Drift,
+                    index,
+                    current,
+                    ctx.drift(&located, current),
+                )
                 .await),
-            Reread::Drift(err) => Err(ctx.stop("Drift", index, current, err).await),
+            Reread::Drift(err) => Err(ctx.stop(ShiftStatus::Drift, index, current, err).await),
         };
     }
     let Some(target) = target else {
@@ -520,7 +526,8 @@ async fn step(ctx: &mut Step<'_>, index: usize) -> Result<Output, Error> {
         out.done = true;
         out.step = n as u32;
         ctx.release().await;
-        ctx.publish(report(&out, "Completed", n as u32 + 1)).await;
+        ctx.publish(report(&out, ShiftStatus::Completed, n as u32 + 1))
+            .await;
         return Ok(out.held_by(&ctx.rollout));
     };
     let mut out = after_step(spec, plan, index, target);
@@ -542,13 +549,15 @@ async fn step(ctx: &mut Step<'_>, index: usize) -> Result<Output, Error> {
             }
             return Ok(out.held_by(&ctx.rollout));
         }
-        Reread::Drift(err) => return Err(ctx.stop("Drift", index, current, err).await),
+        Reread::Drift(err) => return Err(ctx.stop(ShiftStatus::Drift, index, current, err).await),
     };
     ctx.still_held(out.wait_seconds).await?;
     let written = actions::with_weights(&actions, &located, &spec.blue, &spec.green, target);
     if let Err(err) = write_verified(ctx, &written, located.index).await {
         return Err(match err {
-            Error::WriteNotVerified { .. } => ctx.stop("Stopped", index, current, err).await,
+            Error::WriteNotVerified { .. } => {
+                ctx.stop(ShiftStatus::Stopped, index, current, err).await
+            }
             other => other,
         });
     }
@@ -560,7 +569,11 @@ async fn step(ctx: &mut Step<'_>, index: usize) -> Result<Output, Error> {
         to_green = target.green,
         "weights written and read back"
     );
-    let status = if out.done { "Completed" } else { "Shifted" };
+    let status = if out.done {
+        ShiftStatus::Completed
+    } else {
+        ShiftStatus::Shifted
+    };
     if out.done {
         ctx.release().await;
     }
@@ -570,7 +583,7 @@ async fn step(ctx: &mut Step<'_>, index: usize) -> Result<Output, Error> {
 
 /// The event of a step that ends in an error without writing: the weights stay as found.
 fn halted(
-    status: &'static str,
+    status: ShiftStatus,
     index: usize,
     total: usize,
     current: Weights,
@@ -609,7 +622,7 @@ fn after_step(spec: &Spec, plan: &[PlannedStep], index: usize, weights: Weights)
     out
 }
 
-fn report(out: &Output, status: &'static str, step: u32) -> StepReport {
+fn report(out: &Output, status: ShiftStatus, step: u32) -> StepReport {
     StepReport {
         status,
         step,
@@ -705,7 +718,7 @@ async fn roll_back(
         if let Err(err) = write_verified(ctx, &written, located.index).await {
             return Err(match err {
                 Error::WriteNotVerified { .. } => {
-                    ctx.stop("Stopped", step as usize, located.weights, err)
+                    ctx.stop(ShiftStatus::Stopped, step as usize, located.weights, err)
                         .await
                 }
                 other => other,
@@ -725,8 +738,12 @@ async fn roll_back(
     out.step = step;
     out.reason = Some(reason);
     ctx.release().await;
-    ctx.publish(report(&out, "RolledBack", step.saturating_add(1)))
-        .await;
+    ctx.publish(report(
+        &out,
+        ShiftStatus::RolledBack,
+        step.saturating_add(1),
+    ))
+    .await;
     Ok(out.held_by(&ctx.rollout))
 }
 
@@ -770,7 +787,7 @@ async fn manual_rollback(
             found_green: located.weights.green,
         };
         return Err(ctx
-            .stop("Stopped", step as usize, located.weights, err)
+            .stop(ShiftStatus::Stopped, step as usize, located.weights, err)
             .await);
     }
     roll_back(ctx, &actions, &located, step, reason).await
@@ -938,7 +955,13 @@ mod tests {
     #[test]
     fn halted_steps_never_overflow() {
         let err = Error::InvalidSpec("x".into());
-        let report = halted("Stopped", u32::MAX as usize, 2, Weights::ALL_BLUE, &err);
+        let report = halted(
+            ShiftStatus::Stopped,
+            u32::MAX as usize,
+            2,
+            Weights::ALL_BLUE,
+            &err,
+        );
         assert_eq!(report.step, u32::MAX);
     }
 

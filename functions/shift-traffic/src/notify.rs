@@ -1,7 +1,7 @@
 //! Rollout events for the notifications topic, one per step. Published through
 //! `rollout_kit::Publisher`: bounded, and a notification never changes what a step does.
 
-use rollout_kit::{Outcome, RolloutDetail, RolloutEvent, ShiftDetail};
+use rollout_kit::{RolloutDetail, RolloutEvent, ShiftDetail, ShiftStatus};
 
 use crate::spec::Spec;
 
@@ -10,8 +10,7 @@ pub const SOURCE: &str = "shift-traffic";
 /// What one step did, for the event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepReport {
-    /// `Shifted`, `Completed`, `RolledBack`, `Drift`, `Stopped`.
-    pub status: &'static str,
+    pub status: ShiftStatus,
     /// 1-based step number; `total_steps + 1` is the check after the bake.
     pub step: u32,
     pub total_steps: u32,
@@ -21,39 +20,28 @@ pub struct StepReport {
 }
 
 pub fn event(spec: &Spec, report: &StepReport) -> RolloutEvent {
-    let (outcome, summary) = match report.status {
-        "Completed" => (
-            Outcome::Succeeded,
-            format!("all traffic on green, rollout complete on {}", short(spec)),
+    let summary = match report.status {
+        ShiftStatus::Completed => {
+            format!("all traffic on green, rollout complete on {}", short(spec))
+        }
+        ShiftStatus::RolledBack => format!("rolled back to blue on {}", short(spec)),
+        ShiftStatus::Stopped => {
+            format!("stopped with the weights where they are on {}", short(spec))
+        }
+        ShiftStatus::Drift => format!(
+            "stopped: weights changed by someone else on {}",
+            short(spec)
         ),
-        "RolledBack" => (
-            Outcome::RolledBack,
-            format!("rolled back to blue on {}", short(spec)),
-        ),
-        "Stopped" => (
-            Outcome::Failed,
-            format!("stopped with the weights where they are on {}", short(spec)),
-        ),
-        "Drift" => (
-            Outcome::Failed,
-            format!(
-                "stopped: weights changed by someone else on {}",
-                short(spec)
-            ),
-        ),
-        _ => (
-            Outcome::InProgress,
-            format!(
-                "{} % to green ({}) on {}",
-                report.green_percent,
-                rollout_kit::step_label(report.step, report.total_steps),
-                short(spec)
-            ),
+        ShiftStatus::Shifted | ShiftStatus::Unknown => format!(
+            "{} % to green ({}) on {}",
+            report.green_percent,
+            rollout_kit::step_label(report.step, report.total_steps),
+            short(spec)
         ),
     };
     let event = RolloutEvent::new(
         SOURCE,
-        outcome,
+        report.status.outcome(),
         summary,
         RolloutDetail::Shift(ShiftDetail {
             target_arn: spec.target.arn().to_string(),
@@ -63,7 +51,7 @@ pub fn event(spec: &Spec, report: &StepReport) -> RolloutEvent {
             step: report.step,
             total_steps: report.total_steps,
             green_percent: report.green_percent,
-            status: report.status.to_string(),
+            status: report.status,
             next_wait_seconds: report.next_wait_seconds,
         }),
     );
@@ -100,7 +88,7 @@ mod tests {
         let shifted = event(
             &spec,
             &StepReport {
-                status: "Shifted",
+                status: ShiftStatus::Shifted,
                 step: 1,
                 total_steps: 2,
                 green_percent: 10.0,
@@ -108,7 +96,7 @@ mod tests {
                 reason: None,
             },
         );
-        assert_eq!(shifted.outcome, Outcome::InProgress);
+        assert_eq!(shifted.outcome, rollout_kit::Outcome::InProgress);
         assert_eq!(
             shifted.summary,
             "10 % to green (step 1 of 2) on app/web/1/2"
@@ -123,7 +111,7 @@ mod tests {
         let rolled_back = event(
             &spec,
             &StepReport {
-                status: "RolledBack",
+                status: ShiftStatus::RolledBack,
                 step: 2,
                 total_steps: 2,
                 green_percent: 0.0,
@@ -131,7 +119,7 @@ mod tests {
                 reason: Some("alarm errors in ALARM".into()),
             },
         );
-        assert_eq!(rolled_back.outcome, Outcome::RolledBack);
+        assert_eq!(rolled_back.outcome, rollout_kit::Outcome::RolledBack);
         assert_eq!(rolled_back.reason.as_deref(), Some("alarm errors in ALARM"));
     }
 }

@@ -46,7 +46,7 @@ impl ErrorKind for Error {
             Error::InvalidEvent(_) => "InvalidEvent",
             Error::DeploymentNotFound(_) => "DeploymentNotFound",
             Error::InvalidConfig(_) => "InvalidConfig",
-            Error::Aws { .. } => "AwsCallFailed",
+            Error::Aws { .. } => "AwsError",
             Error::AwsUnavailable { .. } => "AwsUnavailable",
             Error::NoTestListener { .. } => "NoTestListener",
             Error::BadListener(_) => "BadListener",

@@ -125,7 +125,7 @@ pub fn parse_event(payload: Value) -> Result<CodeDeployLifecycleEvent, Error> {
     Ok(event)
 }
 
-pub async fn handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Error> {
+pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let (payload, context) = event.into_parts();
     let hook = parse_event(payload)?;
     let deployment_id = hook.deployment_id.as_str();
@@ -460,7 +460,7 @@ pub fn rollout_event(deployment_id: &str, a: &Assessment) -> RolloutEvent {
         deployment_id: deployment_id.to_string(),
         application: a.facts.application.clone(),
         deployment_group: a.facts.group.clone(),
-        hook_status: a.status.as_str().to_string(),
+        hook_status: a.status,
         target: a.target.clone(),
         requests: stats.requests,
         passed: stats.passed,
@@ -567,7 +567,7 @@ mod tests {
         let RolloutDetail::Validation(detail) = event.detail else {
             panic!("not a validation event")
         };
-        assert_eq!(detail.hook_status, "Failed");
+        assert_eq!(detail.hook_status, HookStatus::Failed);
         assert_eq!(detail.p95_ms, Some(900));
         assert_eq!(detail.deployment_group.as_deref(), Some("group"));
     }

@@ -22,7 +22,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         tracing::error!(error = %err, "invalid configuration");
     }
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        handler::handler(&deps, event)
+        handler::handle(&deps, event)
     }))
     .await
 }

@@ -25,20 +25,8 @@ pub const BACKOFF: Backoff = Backoff {
     cap: Duration::from_secs(2),
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HookStatus {
-    Succeeded,
-    Failed,
-}
-
-impl HookStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HookStatus::Succeeded => "Succeeded",
-            HookStatus::Failed => "Failed",
-        }
-    }
-}
+/// The verdict's status, as the rollout event carries it too.
+pub use rollout_kit::HookStatus;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reported {

@@ -361,7 +361,7 @@ async fn test_listener_is_discovered_and_green_probed_through_it() {
         panic!("not a validation event: {:?}", published[0]);
     };
     assert_eq!(detail.deployment_id, deployment);
-    assert_eq!(detail.hook_status, "Succeeded");
+    assert_eq!(detail.hook_status, rollout_kit::HookStatus::Succeeded);
     assert_eq!((detail.requests, detail.passed), (8, 8));
     assert!(
         detail
