@@ -10,8 +10,8 @@ use std::fmt;
 
 use serde_json::{Value, json};
 
+use crate::decide::{Decision, decide, resume_step};
 use crate::error::Error;
-use crate::handler::{Decision, decide, resume_step};
 use crate::plan::{FULL, MAX_WEIGHT, PlannedStep, Weights, plan, scaled};
 use crate::spec::parse;
 

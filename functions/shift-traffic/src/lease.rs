@@ -34,6 +34,13 @@ pub struct Lease {
     pub version: u64,
 }
 
+/// The rollout an invocation acts for, and its lease once taken.
+#[derive(Debug, Clone)]
+pub struct Rollout {
+    pub id: String,
+    pub lease: Option<Lease>,
+}
+
 /// The lease item as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Held {

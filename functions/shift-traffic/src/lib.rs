@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod alarms;
+pub mod decide;
 pub mod elb;
 pub mod error;
 /// Properties shared by the fuzz targets in `fuzz/` and their regression tests.
@@ -12,5 +13,8 @@ pub mod gates;
 pub mod handler;
 pub mod lease;
 pub mod notify;
+pub mod observe;
+pub mod output;
 pub mod plan;
+pub mod rollback;
 pub mod spec;

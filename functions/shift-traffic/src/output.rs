@@ -1,0 +1,278 @@
+//! What shift-traffic answers: the state the next invocation starts from (the spec handed on
+//! unchanged, so the state machine can feed it straight back), and the report of each step
+//! that becomes its rollout event. Pure.
+
+use rollout_kit::ShiftStatus;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::lease::Rollout;
+use crate::notify::StepReport;
+use crate::plan::{PlannedStep, Weights, percent, scaled};
+use crate::spec::{Action, Spec, Target};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Status {
+    /// `plan`: nothing written.
+    Planned,
+    /// `status`: nothing written.
+    Observed,
+    /// A step is in place; wait `wait_seconds`, then run `step`.
+    Shifted,
+    Completed,
+    RolledBack,
+}
+
+/// The function's answer, and the next invocation's input: the spec is handed on unchanged.
+#[derive(Debug, Serialize)]
+pub struct Output {
+    /// What to invoke next with this object.
+    pub action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listener_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule_arn: Option<String>,
+    pub blue_target_group_arn: String,
+    pub green_target_group_arn: String,
+    pub strategy: Value,
+    pub alarms: Vec<String>,
+    pub ignore_alarm_read_errors: bool,
+    pub health_gate: bool,
+    pub bake_seconds: u64,
+    pub time_scale: f64,
+    /// The step the next invocation applies.
+    pub step: u32,
+    pub total_steps: u32,
+    pub status: Status,
+    pub done: bool,
+    pub green_percent: f64,
+    pub blue_weight: i32,
+    pub green_weight: i32,
+    /// Seconds to wait before the next invocation (scaled by `time_scale`).
+    pub wait_seconds: u64,
+    /// The weights were already in place (a retried step); nothing was written.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub already_applied: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Vec<PlanView>>,
+    /// Who the rollout is in the lease table; the next step acts for the same rollout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout_id: Option<String>,
+    /// The lease's fencing token while the rollout holds it; absent once it is released.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease_version: Option<u64>,
+}
+
+/// One step of a dry run.
+#[derive(Debug, Serialize)]
+pub struct PlanView {
+    pub step: u32,
+    pub green_percent: f64,
+    pub blue_weight: i32,
+    pub green_weight: i32,
+    /// The wait after this step (the last one's is the bake), scaled.
+    pub wait_seconds: u64,
+    /// The forward action this step writes, in the API's JSON shape.
+    pub forward_action: Value,
+}
+
+impl Output {
+    pub(crate) fn new(spec: &Spec, plan: &[PlannedStep], status: Status, weights: Weights) -> Self {
+        let (listener_arn, rule_arn) = match &spec.target {
+            Target::Listener(arn) => (Some(arn.clone()), None),
+            Target::Rule(arn) => (None, Some(arn.clone())),
+        };
+        Output {
+            action: Action::Status,
+            listener_arn,
+            rule_arn,
+            blue_target_group_arn: spec.blue.clone(),
+            green_target_group_arn: spec.green.clone(),
+            strategy: spec.strategy_raw.clone(),
+            alarms: spec.alarms.clone(),
+            ignore_alarm_read_errors: spec.ignore_alarm_read_errors,
+            health_gate: spec.health_gate,
+            bake_seconds: spec.bake_seconds,
+            time_scale: spec.time_scale,
+            step: 0,
+            total_steps: plan.len() as u32,
+            status,
+            done: false,
+            green_percent: weights.green_share().map(percent).unwrap_or(0.0),
+            blue_weight: weights.blue,
+            green_weight: weights.green,
+            wait_seconds: 0,
+            already_applied: false,
+            reason: None,
+            plan: None,
+            rollout_id: None,
+            lease_version: None,
+        }
+    }
+
+    pub(crate) fn held_by(mut self, rollout: &Rollout) -> Self {
+        self.rollout_id = Some(rollout.id.clone());
+        self.lease_version = rollout.lease.as_ref().map(|l| l.version);
+        self
+    }
+}
+
+/// The event of a step that ends in an error without writing: the weights stay as found.
+pub(crate) fn halted(
+    status: ShiftStatus,
+    index: usize,
+    total: usize,
+    current: Weights,
+    err: &Error,
+) -> StepReport {
+    StepReport {
+        status,
+        step: (index as u32).saturating_add(1),
+        total_steps: total as u32,
+        green_percent: current.green_share().map(percent).unwrap_or(0.0),
+        next_wait_seconds: None,
+        reason: Some(err.to_string()),
+    }
+}
+
+/// The state after step `index` is in place.
+pub(crate) fn after_step(
+    spec: &Spec,
+    plan: &[PlannedStep],
+    index: usize,
+    weights: Weights,
+) -> Output {
+    let last = index + 1 == plan.len();
+    let done = last && spec.bake_seconds == 0;
+    let mut out = Output::new(
+        spec,
+        plan,
+        if done {
+            Status::Completed
+        } else {
+            Status::Shifted
+        },
+        weights,
+    );
+    out.done = done;
+    out.step = index as u32 + 1;
+    if !done {
+        out.action = Action::Step;
+        out.wait_seconds = scaled(plan[index].wait_seconds, spec.time_scale);
+    }
+    out
+}
+
+pub(crate) fn report(out: &Output, status: ShiftStatus, step: u32) -> StepReport {
+    StepReport {
+        status,
+        step,
+        total_steps: out.total_steps,
+        green_percent: out.green_percent,
+        next_wait_seconds: (!out.done).then_some(out.wait_seconds),
+        reason: out.reason.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec;
+    use serde_json::json;
+
+    #[test]
+    fn halted_steps_never_overflow() {
+        let err = Error::InvalidSpec("x".into());
+        let report = halted(
+            ShiftStatus::Stopped,
+            u32::MAX as usize,
+            2,
+            Weights::ALL_BLUE,
+            &err,
+        );
+        assert_eq!(report.step, u32::MAX);
+    }
+
+    fn spec_input() -> Value {
+        json!({
+            "action": "start",
+            "listener_arn": "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/web/1/2",
+            "blue_target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/b/1",
+            "green_target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/g/2",
+            "strategy": {"steps": [{"percent": 10, "wait_seconds": 60}, {"percent": 100}]},
+            "alarms": ["errors"],
+            "ignore_alarm_read_errors": true,
+            "health_gate": false,
+            "bake_seconds": 30,
+            "time_scale": 0.5
+        })
+    }
+
+    /// The round trip the state machine makes: every output, whatever its status, is a valid
+    /// input that means the same rollout.
+    #[test]
+    fn every_output_is_the_next_input() {
+        let (_, spec) = spec::parse(spec_input()).unwrap();
+        let plan = crate::plan::plan(&spec.strategy, spec.bake_seconds);
+        let rollout = Rollout {
+            id: "arn:aws:states:us-east-1:1:execution:rollout:run-1".into(),
+            lease: Some(crate::lease::Lease {
+                holder: "arn:aws:states:us-east-1:1:execution:rollout:run-1".into(),
+                version: 3,
+            }),
+        };
+        let mut outputs = Vec::new();
+        for status in [
+            Status::Planned,
+            Status::Observed,
+            Status::Shifted,
+            Status::Completed,
+            Status::RolledBack,
+        ] {
+            let mut out = Output::new(&spec, &plan, status, plan[0].weights).held_by(&rollout);
+            out.reason = Some("why".into());
+            outputs.push(out);
+        }
+        let mut planned = Output::new(&spec, &plan, Status::Planned, Weights::ALL_BLUE);
+        planned.plan = Some(vec![PlanView {
+            step: 0,
+            green_percent: 10.0,
+            blue_weight: 900,
+            green_weight: 100,
+            wait_seconds: 30,
+            forward_action: json!({"Type": "forward"}),
+        }]);
+        outputs.push(planned);
+        let mut retried = after_step(&spec, &plan, 0, plan[0].weights);
+        retried.already_applied = true;
+        outputs.push(retried.held_by(&rollout));
+        outputs.push(after_step(&spec, &plan, 1, plan[1].weights));
+
+        for out in outputs {
+            let value = serde_json::to_value(&out).unwrap();
+            let (input, again) = spec::parse(value.clone())
+                .unwrap_or_else(|e| panic!("{:?} does not read back: {e}\n{value}", out.status));
+            assert_eq!(again.target, spec.target);
+            assert_eq!(
+                (again.blue.as_str(), again.green.as_str()),
+                (spec.blue.as_str(), spec.green.as_str())
+            );
+            assert_eq!(again.strategy, spec.strategy);
+            assert_eq!(again.alarms, spec.alarms);
+            assert_eq!(
+                again.ignore_alarm_read_errors,
+                spec.ignore_alarm_read_errors
+            );
+            assert_eq!(again.health_gate, spec.health_gate);
+            assert_eq!(again.bake_seconds, spec.bake_seconds);
+            assert_eq!(again.time_scale, spec.time_scale);
+            assert_eq!(input.action, out.action);
+            assert_eq!(input.step, out.step);
+            assert_eq!(input.rollout_id, out.rollout_id);
+            assert_eq!(input.lease_version, out.lease_version);
+        }
+    }
+}
