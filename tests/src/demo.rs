@@ -2,17 +2,18 @@
 //! binaries of the three functions, printed as a timeline a person can follow.
 //!
 //! The demo plays the parts AWS would play: CodeDeploy (it creates the deployment, invokes the
-//! hook, sends deployment triggers to the topic), Step Functions (it invokes shift-traffic step by
-//! step and waits as the state machine's `Wait` state would), CloudWatch (it sets the alarm state
+//! hook, sends deployment triggers to the topic), Step Functions (it runs
+//! `statemachine/rollout.asl.json` itself with the bench's interpreter, `asl::Execution`), CloudWatch (it sets the alarm state
 //! as a real alarm on green's 5xx count would) and SNS (it hands every message published to the
 //! topic to notify-slack as an SNS event).
 
 use std::fmt::Write as _;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aws_config::SdkConfig;
 use serde_json::{Value, json};
 
+use crate::asl::{Ending, Execution, state_machine};
 use crate::target::{Behavior, HttpTarget};
 use crate::world::{APPLICATION, DEPLOYMENT_GROUP, ReleaseWorld, TEST_PORT};
 use crate::{Bench, ForwardProxy, InvokeOutcome, LambdaFn};
@@ -351,36 +352,66 @@ async fn walk_rollout(
     green: &HttpTarget,
     alarm: &str,
 ) {
-    let mut input = base_spec.clone();
-    input["action"] = json!("start");
-    for _ in 0..20 {
-        let Some(out) = invoke_shift(functions, timeline, summary, input.clone()).await else {
-            return;
+    // The state machine itself, run state by state: the demo watches each step land.
+    let mut execution = Execution::new(state_machine(), base_spec.clone());
+    let mut alarm_raised = false;
+    for _ in 0..60 {
+        let Some(visit) = execution.advance(&functions.shift).await else {
+            break;
         };
-        draw_weights(timeline, &out);
-        deliver_published(functions, bench, world, timeline, summary).await;
-        if out.get("done").and_then(Value::as_bool).unwrap_or(true) {
-            return;
+        let (state, out) = (visit.state.clone(), visit.output.clone());
+        match state.as_str() {
+            "Shift" | "Rollback" => {
+                note_shift(summary, &out);
+                draw_weights(timeline, &out);
+                deliver_published(functions, bench, world, timeline, summary).await;
+                let waits = out.get("done").and_then(Value::as_bool) == Some(false);
+                if waits {
+                    let wait = out.get("wait_seconds").and_then(Value::as_u64).unwrap_or(0);
+                    timeline.line("wait", format!("{wait} s (the state machine's Wait state)"));
+                }
+                if waits && scenario == Scenario::Alarm && !alarm_raised {
+                    // Green starts failing under real users; CloudWatch alarms on its 5xx count.
+                    green.set(Behavior::status(503, "checkout v2 overloaded"));
+                    set_alarm(config, alarm).await;
+                    timeline.line(
+                        "cloudwatch",
+                        format!("alarm {alarm} → ALARM (green answers 503)"),
+                    );
+                    let message = alarm_message(alarm);
+                    deliver(functions, bench, world, timeline, summary, message).await;
+                    alarm_raised = true;
+                }
+            }
+            _ => {}
         }
-        let wait = out.get("wait_seconds").and_then(Value::as_u64).unwrap_or(0);
-        timeline.line("wait", format!("{wait} s (the state machine's Wait state)"));
-        if scenario == Scenario::Alarm {
-            // Green starts failing under real users; CloudWatch alarms on its 5xx count.
-            green.set(Behavior::status(503, "checkout v2 overloaded"));
-            set_alarm(config, alarm).await;
-            timeline.line(
-                "cloudwatch",
-                format!("alarm {alarm} → ALARM (green answers 503)"),
-            );
-            let message = alarm_message(alarm);
-            deliver(functions, bench, world, timeline, summary, message).await;
-        }
-        tokio::time::sleep(Duration::from_secs(wait)).await;
-        input = out;
     }
-    summary
-        .problems
-        .push("the rollout did not finish in 20 steps".into());
+    match &execution.ending {
+        Some(Ending::Succeeded(_)) => {}
+        Some(Ending::Failed { error, .. }) if error == "RolledBack" => summary.rolled_back = true,
+        Some(Ending::Failed { error, cause }) => {
+            timeline.line("shift", format!("execution failed: {error}: {cause}"));
+            summary
+                .problems
+                .push(format!("state machine: {error}: {cause}"));
+        }
+        None => summary
+            .problems
+            .push("the rollout did not finish in 60 states".into()),
+    }
+}
+
+/// Counts one shift-traffic answer in the summary.
+fn note_shift(summary: &mut Summary, out: &Value) {
+    let status = out
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+        .to_string();
+    if status == "RolledBack" {
+        summary.rolled_back = true;
+    }
+    summary.shift_statuses.push(status);
 }
 
 async fn invoke_shift(
@@ -392,15 +423,7 @@ async fn invoke_shift(
     let invocation = functions.shift.invoke(input).await;
     match invocation.outcome {
         InvokeOutcome::Response(out) => {
-            let status = out
-                .get("status")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-                .to_string();
-            if status == "RolledBack" {
-                summary.rolled_back = true;
-            }
-            summary.shift_statuses.push(status);
+            note_shift(summary, &out);
             Some(out)
         }
         other => {

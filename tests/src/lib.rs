@@ -9,11 +9,13 @@
 //! - [`runtime::LambdaFn`]: a Lambda Runtime API server that runs a compiled `bootstrap` binary
 //!   exactly as Lambda does (environment, deadline header, error reporting).
 //! - [`target::HttpTarget`]: a local HTTP service playing blue or green, misbehaving on demand.
+//! - [`asl::Execution`]: runs the rollout state machine's definition state by state.
 //! - [`proxy::ForwardProxy`]: maps the emulated load balancers' DNS names to local services for
 //!   functions that honour `HTTP_PROXY`.
 //!
 //! Each bench owns its processes; they stop when it is dropped, so tests run in parallel.
 
+pub mod asl;
 pub mod bench;
 pub mod demo;
 pub mod front;
