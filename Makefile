@@ -53,9 +53,9 @@ build: venv
 	fi
 
 # Release builds as `sam build` makes them (cargo lambda, zig), then the measurements on the
-# local bench; writes bench/results.{json,md} and prints the table. The x86_64 build also holds
-# the measuring binary and the runtime floor, so the verdict timing runs with the function's own
-# release settings. (`cargo bench -p validate-traffic --bench verdict` is criterion's view of it.)
+# local bench; writes bench/results.{json,md} and the page docs/benchmarks.md, and prints the
+# table. The x86_64 build also holds the measuring binary and the runtime floor, so the verdict
+# timing runs with the function's own release settings. (`cargo bench -p validate-traffic --bench verdict` is criterion's view of it.)
 # BENCH_ARM64=0 skips the arm64 build (its sizes then read "not built").
 FUNCTION_BINS := --bin validate-traffic --bin shift-traffic --bin notify-slack
 BENCH_ARM64 ?= 1

@@ -1,5 +1,9 @@
 //! notify-slack as a library: the binary in `main.rs` only wires these modules, and fuzz targets
 //! and benchmarks call the pure ones (`sns`, `message`, `render`, `blocks`) directly.
+//!
+//! A message's way to Slack: `sns` unwraps the records, `message` says what each one is,
+//! `status` names its status, `tone` decides how it looks and whether it mentions, `render`
+//! builds the payload from `blocks`, `delivery` posts it through `webhook`.
 
 pub mod blocks;
 pub mod config;
@@ -15,4 +19,5 @@ pub mod secret;
 pub mod sns;
 pub mod status;
 pub mod time;
+pub mod tone;
 pub mod webhook;

@@ -1,6 +1,6 @@
 //! One status vocabulary for every input: CodeDeploy triggers say `IN_PROGRESS` or `InProgress`,
 //! EventBridge says `FAILURE`, alarms say `ALARM`, rollout events say `rolled_back`. The filter
-//! and the rendering both work on the canonical form.
+//! and the rendering (see `tone` for how a status looks) both work on the canonical form.
 
 use std::collections::BTreeSet;
 
@@ -48,26 +48,6 @@ pub fn canonical(raw: &str) -> String {
         "START" | "STARTED" | "RUNNING" => "IN_PROGRESS".into(),
         "ROLLBACK" | "ROLLEDBACK" => "ROLLED_BACK".into(),
         _ => snake,
-    }
-}
-
-/// How a status reads: it picks the colour and emoji and decides the mention.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tone {
-    Good,
-    Bad,
-    Warning,
-    Progress,
-    Neutral,
-}
-
-pub fn tone(canonical: &str) -> Tone {
-    match canonical {
-        "SUCCEEDED" | "READY" | "OK" => Tone::Good,
-        "FAILED" | "ALARM" => Tone::Bad,
-        "STOPPED" | "ROLLED_BACK" | "INSUFFICIENT_DATA" | "SKIPPED" => Tone::Warning,
-        "CREATED" | "QUEUED" | "IN_PROGRESS" | "BAKING" | "PENDING" => Tone::Progress,
-        _ => Tone::Neutral,
     }
 }
 
@@ -144,10 +124,7 @@ mod tests {
     }
 
     #[test]
-    fn tones() {
-        assert_eq!(tone("FAILED"), Tone::Bad);
-        assert_eq!(tone("ROLLED_BACK"), Tone::Warning);
-        assert_eq!(tone("UNKNOWN"), Tone::Neutral);
+    fn words_read_as_a_sentence() {
         assert_eq!(words("IN_PROGRESS"), "in progress");
     }
 }

@@ -9,19 +9,18 @@ use aws_lambda_events::event::codedeploy::CodeDeployLifecycleEvent;
 use aws_sdk_codedeploy::config::retry::RetryConfig;
 use lambda_runtime::LambdaEvent;
 use rollout_kit::startup::with_timeouts;
-use rollout_kit::{
-    ConfigError, Deadline, Env, Margin, Outcome, PUBLISH_TIMEOUT, RolloutDetail, RolloutEvent,
-    ValidationDetail,
-};
+use rollout_kit::{ConfigError, Deadline, Env, Margin, PUBLISH_TIMEOUT};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use crate::assessment::Assessment;
 use crate::config::{self, Config};
 use crate::discovery::{self, DeploymentFacts, Target};
 use crate::error::Error;
+use crate::notify::rollout_event;
 use crate::probe;
-use crate::report::{self, HookStatus, Reported};
-use crate::verdict::{self, Stats, without_query};
+use crate::report::{self, Reported};
+use crate::verdict::{self, without_query};
 
 /// AWS lookups (discovery, readiness) end this much before the deadline guard, so a lookup that
 /// keeps failing is reported with its own cause rather than as "deadline guard".
@@ -75,28 +74,6 @@ impl Deps {
             reporter,
             elb: aws_sdk_elasticloadbalancingv2::Client::new(&lookups),
             sns: aws_sdk_sns::Client::new(&publishing),
-        }
-    }
-}
-
-/// The verdict to report and its evidence.
-#[derive(Debug, Clone)]
-pub struct Assessment {
-    pub status: HookStatus,
-    pub reason: Option<String>,
-    pub target: Option<String>,
-    pub stats: Option<Stats>,
-    pub facts: DeploymentFacts,
-}
-
-impl Assessment {
-    fn failed(reason: impl Into<String>, facts: DeploymentFacts) -> Self {
-        Assessment {
-            status: HookStatus::Failed,
-            reason: Some(reason.into()),
-            target: None,
-            stats: None,
-            facts,
         }
     }
 }
@@ -155,10 +132,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Err
             tracing::error!(deployment_id, error = %err, "invalid configuration");
             // ConfigError is not Clone; rebuild it for the invocation's error.
             config_error = Some(ConfigError::new(&err.var, err.reason.clone()));
-            Assessment::failed(
-                format!("invalid configuration: {err}"),
-                DeploymentFacts::default(),
-            )
+            Assessment::invalid_config(err)
         }
         Ok(setup) => {
             let phase = Arc::new(Mutex::new("starting"));
@@ -176,18 +150,10 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Err
                     tracing::error!(deployment_id, error = %err, "not reporting");
                     return Err(err);
                 }
-                Guarded::Panicked => {
-                    Assessment::failed("the probe panicked", DeploymentFacts::default())
-                }
+                Guarded::Panicked => Assessment::panicked(),
                 Guarded::DeadlineReached => {
                     let phase = *phase.lock().unwrap_or_else(|p| p.into_inner());
-                    Assessment::failed(
-                        format!(
-                            "deadline guard: no verdict {} ms before the invocation deadline (while {phase})",
-                            margin.as_millis()
-                        ),
-                        DeploymentFacts::default(),
-                    )
+                    Assessment::deadline_reached(margin, phase)
                 }
             }
         }
@@ -273,12 +239,8 @@ async fn assess(
             ));
         }
     };
-    if facts.finished_unsuccessfully() {
-        let status = facts.status.clone().unwrap_or_default();
-        return Ok(Assessment::failed(
-            format!("deployment is already {status}; not probing"),
-            facts,
-        ));
+    if let Some(finished) = Assessment::already_finished(&facts) {
+        return Ok(finished);
     }
 
     let target = match &config.target_url {
@@ -328,26 +290,14 @@ async fn assess(
         // instead of the gate, and the health seen would be lost.
         let until = (Instant::now() + config.readiness_timeout).min(lookups_until);
         if let Err(err) = discovery::wait_until_healthy(&elb, group, until).await {
-            let mut failed = Assessment::failed(err.to_string(), facts);
-            failed.target = Some(without_query(target.url.as_str()));
-            return Ok(failed);
+            return Ok(Assessment::failed(err.to_string(), facts).with_target(target.url.as_str()));
         }
     }
 
     set_phase("probing");
     let samples = probe::run(&setup.http, &target.url, &config.probe, &config.expect).await;
     let verdict = verdict::judge(&samples, &config.thresholds);
-    Ok(Assessment {
-        status: if verdict.passed {
-            HookStatus::Succeeded
-        } else {
-            HookStatus::Failed
-        },
-        reason: (!verdict.passed).then(|| verdict.reasons.join("; ")),
-        target: Some(without_query(target.url.as_str())),
-        stats: Some(verdict.stats),
-        facts,
-    })
+    Ok(Assessment::judged(verdict, target.url.as_str(), facts))
 }
 
 /// With `TARGET_URL` the probe does not need discovery, but a blue/green deployment group still
@@ -423,7 +373,7 @@ fn log_verdict(deployment_id: &str, a: &Assessment, spent: Duration) {
     tracing::info!(
         deployment_id,
         application = a.facts.application.as_deref(),
-        deployment_group = a.facts.deployment_group(),
+        deployment_group = a.facts.group.as_deref(),
         verdict = a.status.as_str(),
         reason = a.reason.as_deref(),
         target = a.target.as_deref(),
@@ -439,54 +389,6 @@ fn log_verdict(deployment_id: &str, a: &Assessment, spent: Duration) {
         spent_ms = spent.as_millis() as u64,
         "verdict"
     );
-}
-
-pub fn rollout_event(deployment_id: &str, a: &Assessment) -> RolloutEvent {
-    let stats = a.stats.clone().unwrap_or_default();
-    let (outcome, summary) = match a.status {
-        HookStatus::Succeeded => (
-            Outcome::Succeeded,
-            format!(
-                "Green passed validation for {deployment_id} ({}/{} requests)",
-                stats.passed, stats.requests
-            ),
-        ),
-        HookStatus::Failed => (
-            Outcome::Failed,
-            format!("Green failed validation for {deployment_id}"),
-        ),
-    };
-    let detail = ValidationDetail {
-        deployment_id: deployment_id.to_string(),
-        application: a.facts.application.clone(),
-        deployment_group: a.facts.group.clone(),
-        hook_status: a.status,
-        target: a.target.clone(),
-        requests: stats.requests,
-        passed: stats.passed,
-        failed: stats.failed,
-        p50_ms: stats.p50_ms,
-        p95_ms: stats.p95_ms,
-        p99_ms: stats.p99_ms,
-        max_ms: stats.max_ms,
-        failures: stats.failures,
-    };
-    let event = RolloutEvent::new(
-        "validate-traffic",
-        outcome,
-        summary,
-        RolloutDetail::Validation(detail),
-    );
-    match &a.reason {
-        Some(reason) => event.with_reason(reason.clone()),
-        None => event,
-    }
-}
-
-impl DeploymentFacts {
-    fn deployment_group(&self) -> Option<&str> {
-        self.group.as_deref()
-    }
 }
 
 #[cfg(test)]
@@ -541,34 +443,5 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5));
         let done = guarded(async { 7 }, Instant::now() + Duration::from_secs(1)).await;
         assert!(matches!(done, Guarded::Done(7)));
-    }
-
-    #[test]
-    fn rollout_event_carries_the_evidence() {
-        let a = Assessment {
-            status: HookStatus::Failed,
-            reason: Some("p95 latency 900 ms is over 200 ms".into()),
-            target: Some("http://lb:8080/".into()),
-            stats: Some(Stats {
-                requests: 20,
-                passed: 20,
-                p95_ms: Some(900),
-                ..Stats::default()
-            }),
-            facts: DeploymentFacts {
-                application: Some("app".into()),
-                group: Some("group".into()),
-                ..DeploymentFacts::default()
-            },
-        };
-        let event = rollout_event("d-1", &a);
-        assert_eq!(event.outcome, Outcome::Failed);
-        assert!(event.reason.as_deref().unwrap_or("").contains("p95"));
-        let RolloutDetail::Validation(detail) = event.detail else {
-            panic!("not a validation event")
-        };
-        assert_eq!(detail.hook_status, HookStatus::Failed);
-        assert_eq!(detail.p95_ms, Some(900));
-        assert_eq!(detail.deployment_group.as_deref(), Some("group"));
     }
 }

@@ -2,7 +2,7 @@
 //! against what reached the bench (hook statuses CodeDeploy accepted, posts Slack answered `ok`,
 //! the listener's weights in moto), never against what the function says about itself.
 //! One table per function; every row runs, and all broken promises are reported together.
-//! README.md (`## Fault matrix`) lists the same rows.
+//! docs/fault-matrix.md lists the same rows, one section per table.
 //!
 //! Build the binaries first: `cargo build --workspace --bins`.
 

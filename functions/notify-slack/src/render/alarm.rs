@@ -1,0 +1,63 @@
+//! A CloudWatch alarm changing state.
+
+use crate::blocks::{Card, escape};
+use crate::message::Alarm;
+use crate::time::slack_date;
+use crate::tone::tone;
+
+use super::console::alarm_url;
+use super::{View, code};
+
+pub(super) fn alarm(a: &Alarm) -> View {
+    let icon = match a.state.as_str() {
+        "ALARM" => ":rotating_light:",
+        "OK" => ":white_check_mark:",
+        _ => ":grey_question:",
+    };
+    let mut card = Card::default();
+    card.header(&format!("{icon} {}: {}", a.state, a.name));
+    let mut line = format!("{icon} Alarm *{}* is {}", escape(&a.name), code(&a.state));
+    if let Some(old) = &a.old_state {
+        line.push_str(&format!(" (was {})", code(old)));
+    }
+    if let Some(description) = &a.description {
+        card.section(&escape(description));
+    }
+    if let Some(reason) = &a.reason {
+        card.section(&format!("*Reason*\n{}", escape(reason)));
+    }
+    let mut fields: Vec<(&str, String)> = Vec::new();
+    let transition = match &a.old_state {
+        Some(old) => format!("{} → {}", code(old), code(&a.state)),
+        None => code(&a.state),
+    };
+    fields.push(("State", transition));
+    if let Some(metric) = &a.metric {
+        fields.push(("Metric", escape(metric)));
+    }
+    match (&a.region_name, &a.region) {
+        (Some(name), Some(region)) => {
+            fields.push(("Region", format!("{} ({})", escape(name), code(region))))
+        }
+        (Some(name), None) => fields.push(("Region", escape(name))),
+        (None, Some(region)) => fields.push(("Region", code(region))),
+        (None, None) => {}
+    }
+    if let Some(account) = &a.account {
+        fields.push(("Account", code(account)));
+    }
+    card.fields(&fields);
+    let mut context = Vec::new();
+    if let Some(at) = a.changed {
+        context.push(slack_date(at));
+    }
+    if let Some(url) = alarm_url(a.region.as_deref(), &a.name) {
+        context.push(format!("<{url}|Open in CloudWatch>"));
+    }
+    card.context(&context);
+    View {
+        tone: tone(&a.state),
+        line,
+        card,
+    }
+}
