@@ -4,6 +4,7 @@
 //! vocabulary for deadlines, retries of transient AWS errors and bounded publishes.
 
 pub mod config;
+pub mod corpus;
 pub mod deadline;
 pub mod diagnostic;
 pub mod event;

@@ -230,27 +230,10 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     use super::*;
+    use rollout_kit::corpus::files_in;
 
     fn repo() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-    }
-
-    /// Every file in the given directories, sorted: `(path, bytes)`.
-    fn files_in(dirs: &[PathBuf]) -> Vec<(String, Vec<u8>)> {
-        let mut files: Vec<(String, Vec<u8>)> = dirs
-            .iter()
-            .filter_map(|dir| std::fs::read_dir(dir).ok())
-            .flatten()
-            .filter_map(Result::ok)
-            .filter(|e| e.path().is_file())
-            .map(|e| {
-                let path = e.path();
-                let bytes = std::fs::read(&path).unwrap();
-                (path.display().to_string(), bytes)
-            })
-            .collect();
-        files.sort();
-        files
     }
 
     #[test]

@@ -143,26 +143,10 @@ fn check_decisions(steps: &[PlannedStep]) -> Result<(), Violation> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
     use super::*;
-
-    fn files_in(dirs: &[PathBuf]) -> Vec<(String, Vec<u8>)> {
-        let mut files: Vec<(String, Vec<u8>)> = dirs
-            .iter()
-            .filter_map(|dir| std::fs::read_dir(dir).ok())
-            .flatten()
-            .filter_map(Result::ok)
-            .filter(|e| e.path().is_file())
-            .map(|e| {
-                let path = e.path();
-                let bytes = std::fs::read(&path).unwrap();
-                (path.display().to_string(), bytes)
-            })
-            .collect();
-        files.sort();
-        files
-    }
+    use rollout_kit::corpus::files_in;
 
     #[test]
     fn fuzz_regressions_seeds_and_samples_hold() {

@@ -148,31 +148,16 @@ fn check_bounds(config: &Config) -> Result<(), Violation> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
     use super::*;
-
-    fn files_in(dir: PathBuf) -> Vec<(String, Vec<u8>)> {
-        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
-            .into_iter()
-            .flatten()
-            .filter_map(Result::ok)
-            .filter(|e| e.path().is_file())
-            .map(|e| {
-                let path = e.path();
-                let bytes = std::fs::read(&path).unwrap();
-                (path.display().to_string(), bytes)
-            })
-            .collect();
-        files.sort();
-        files
-    }
+    use rollout_kit::corpus::files_in;
 
     #[test]
     fn fuzz_regressions_and_seeds_hold() {
         let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
-        let mut files = files_in(fuzz.join("regressions/config"));
-        let seeds = files_in(fuzz.join("seeds/config"));
+        let mut files = files_in(&[fuzz.join("regressions/config")]);
+        let seeds = files_in(&[fuzz.join("seeds/config")]);
         assert!(seeds.len() >= 5, "seeds missing: {}", seeds.len());
         files.extend(seeds);
         let broken: Vec<String> = files
