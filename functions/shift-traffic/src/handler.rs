@@ -12,24 +12,25 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::actions::{self, Located};
-use crate::alarms::Alarms;
 use crate::decide::{Decision, decide};
-use crate::elb::Elb;
 use crate::error::Error;
 use crate::gates::{AlarmVerdict, alarm_verdict, health_verdict};
-use crate::lease::{Lease, Leases, Rollout};
+use crate::lease::{Lease, Rollout};
 use crate::notify::{self, StepReport};
 use crate::observe::{dry_run, status};
 use crate::output::{Output, Status, after_step, halted, report};
 use crate::plan::{self, FULL, PlannedStep, Weights};
+use crate::ports::{AlarmSource, Aws, EventSink, LeaseStore, Listeners, Ports};
 use crate::rollback::{manual_rollback, roll_back, rollback_reason};
 use crate::spec::{self, Action, Spec};
 
-pub struct Deps {
-    pub elb: Elb,
-    pub alarms: Alarms,
-    pub leases: Leases,
-    pub notifier: Option<rollout_kit::Publisher>,
+/// The adapters a step works through: the real AWS ones (`Deps<Aws>`, the default) or, in the
+/// unit tests, an in-memory account.
+pub struct Deps<P: Ports = Aws> {
+    pub elb: P::Listeners,
+    pub alarms: P::Alarms,
+    pub leases: P::Leases,
+    pub notifier: Option<P::Events>,
 }
 
 /// Kept back from the deadline for the answer: the work (AWS calls, their retries, a publish)
@@ -41,11 +42,11 @@ pub const DEADLINE_MARGIN: Margin = Margin {
 };
 
 /// What every part of one invocation needs.
-pub(crate) struct Step<'a> {
+pub(crate) struct Step<'a, P: Ports> {
     /// The rollout id the input named, handed on by `plan` and `status` so a resumed rollout
     /// is the same rollout (and may take back its own lease).
     pub(crate) named: Option<String>,
-    pub(crate) deps: &'a Deps,
+    pub(crate) deps: &'a Deps<P>,
     pub(crate) spec: &'a Spec,
     pub(crate) plan: &'a [PlannedStep],
     /// When the work must end (the deadline less its margin).
@@ -53,7 +54,7 @@ pub(crate) struct Step<'a> {
     pub(crate) rollout: Rollout,
 }
 
-pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Output, Error> {
+pub async fn handle<P: Ports>(deps: &Deps<P>, event: LambdaEvent<Value>) -> Result<Output, Error> {
     let request_id = event.context.request_id.clone();
     let deadline = Deadline::from_epoch_ms(event.context.deadline);
     let (input, spec) = spec::parse(event.payload).inspect_err(|err| {
@@ -140,7 +141,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Output, Er
     result
 }
 
-impl Step<'_> {
+impl<P: Ports> Step<'_, P> {
     pub(crate) fn target(&self) -> &str {
         self.spec.target.arn()
     }
@@ -206,8 +207,7 @@ impl Step<'_> {
     pub(crate) async fn publish(&self, report: StepReport) {
         if let Some(notifier) = &self.deps.notifier {
             let left = self.until.saturating_duration_since(Instant::now());
-            // Logged inside; the step's result stands either way.
-            let _ = notifier
+            notifier
                 .publish_within(&notify::event(self.spec, &report), left)
                 .await;
         }
@@ -275,7 +275,7 @@ pub(crate) enum Reread {
     Drift(Error),
 }
 
-async fn step(ctx: &mut Step<'_>, index: usize) -> Result<Output, Error> {
+async fn step<P: Ports>(ctx: &mut Step<'_, P>, index: usize) -> Result<Output, Error> {
     let n = ctx.plan.len();
     if index > n {
         return Err(Error::InvalidSpec(format!(
@@ -401,7 +401,10 @@ async fn step(ctx: &mut Step<'_>, index: usize) -> Result<Output, Error> {
 
 /// The reason to roll back, if a gate says so. Unreadable alarms stop the step (an error, no
 /// write) unless the spec says to ignore them.
-async fn failed_gate(ctx: &Step<'_>, next_share: u16) -> Result<Option<String>, Error> {
+async fn failed_gate<P: Ports>(
+    ctx: &Step<'_, P>,
+    next_share: u16,
+) -> Result<Option<String>, Error> {
     let spec = ctx.spec;
     if !spec.alarms.is_empty() {
         let unreadable = match ctx.deps.alarms.states(&spec.alarms, ctx.until).await? {
@@ -442,8 +445,8 @@ async fn failed_gate(ctx: &Step<'_>, next_share: u16) -> Result<Option<String>, 
 }
 
 /// Writes the list and reads it back until it shows what was written.
-pub(crate) async fn write_verified(
-    ctx: &Step<'_>,
+pub(crate) async fn write_verified<P: Ports>(
+    ctx: &Step<'_, P>,
     written: &[ElbAction],
     index: usize,
 ) -> Result<(), Error> {

@@ -11,10 +11,14 @@ pub mod error;
 pub mod fuzzing;
 pub mod gates;
 pub mod handler;
+/// `handler::handle` driven in-process through the `ports` seams.
+#[cfg(test)]
+mod in_process;
 pub mod lease;
 pub mod notify;
 pub mod observe;
 pub mod output;
 pub mod plan;
+pub mod ports;
 pub mod rollback;
 pub mod spec;

@@ -2,6 +2,10 @@
 //! gated, verified step per invocation. Step Functions drives the steps and the waits between
 //! them (see `statemachine/rollout.asl.json`).
 
+// The step's future nests the generic orchestration deeply; the default limit is too tight to
+// compute its layout.
+#![recursion_limit = "256"]
+
 use std::time::Duration;
 
 use lambda_runtime::service_fn;
@@ -83,7 +87,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // Shorter than a step's per-call budget (`elb::CALL_BUDGET`), so a hung attempt is
     // abandoned and retried by the SDK before the step gives up on the call.
     let aws = with_timeouts(&sdk, Duration::from_secs(3), Duration::from_secs(9));
-    let deps = handler::Deps {
+    let deps: handler::Deps = handler::Deps {
         elb: elb::Elb::new(aws_sdk_elasticloadbalancingv2::Client::new(&aws)),
         alarms: alarms::Alarms::new(aws_sdk_cloudwatch::Client::new(&aws)),
         leases: lease::Leases::new(

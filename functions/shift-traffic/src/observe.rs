@@ -7,9 +7,10 @@ use crate::error::Error;
 use crate::handler::Step;
 use crate::output::{Output, PlanView, Status};
 use crate::plan::{percent, scaled};
+use crate::ports::{Listeners, Ports};
 use crate::spec::Action;
 
-pub(crate) async fn dry_run(ctx: &Step<'_>) -> Result<Output, Error> {
+pub(crate) async fn dry_run<P: Ports>(ctx: &Step<'_, P>) -> Result<Output, Error> {
     let (spec, plan) = (ctx.spec, ctx.plan);
     let actions = ctx.deps.elb.read_actions(&spec.target, ctx.until).await?;
     let located = actions::locate(&actions, spec.target.arn(), &spec.blue, &spec.green)?;
@@ -41,7 +42,7 @@ pub(crate) async fn dry_run(ctx: &Step<'_>) -> Result<Output, Error> {
     Ok(out)
 }
 
-pub(crate) async fn status(ctx: &Step<'_>) -> Result<Output, Error> {
+pub(crate) async fn status<P: Ports>(ctx: &Step<'_, P>) -> Result<Output, Error> {
     let (spec, plan) = (ctx.spec, ctx.plan);
     let actions = ctx.deps.elb.read_actions(&spec.target, ctx.until).await?;
     let located = actions::locate(&actions, spec.target.arn(), &spec.blue, &spec.green)?;

@@ -11,11 +11,12 @@ use crate::error::Error;
 use crate::handler::{Step, write_verified};
 use crate::output::{Output, Status, report};
 use crate::plan::Weights;
+use crate::ports::{LeaseStore, Listeners, Ports};
 use crate::spec::Input;
 
 /// Writes all traffic back to blue over `actions` (read just before), then releases the lease.
-pub(crate) async fn roll_back(
-    ctx: &mut Step<'_>,
+pub(crate) async fn roll_back<P: Ports>(
+    ctx: &mut Step<'_, P>,
     actions: &[ElbAction],
     located: &Located,
     step: u32,
@@ -63,8 +64,8 @@ pub(crate) async fn roll_back(
 
 /// `rollback`: from the state machine (the rollout's own lease, handed on) or from a person
 /// (no lease: takes it over, so the running rollout's next step stops without writing).
-pub(crate) async fn manual_rollback(
-    ctx: &mut Step<'_>,
+pub(crate) async fn manual_rollback<P: Ports>(
+    ctx: &mut Step<'_, P>,
     step: u32,
     reason: String,
     force: bool,
