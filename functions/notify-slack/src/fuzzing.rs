@@ -5,8 +5,6 @@
 //! without panicking into a payload Slack accepts (Block Kit limits), in which no text from the
 //! message can forge a mention or a link.
 
-use std::fmt;
-
 use serde_json::Value;
 
 use crate::blocks::{FIELD_TEXT, HEADER_TEXT, MAX_BLOCKS, MAX_FIELDS, SECTION_TEXT};
@@ -25,19 +23,8 @@ pub const MENTION: &str = "<!here>";
 
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:deployments";
 
-/// A broken promise, described for the fuzzer's crash report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation(pub String);
-
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-fn violation(what: impl Into<String>) -> Result<(), Violation> {
-    Err(Violation(what.into()))
-}
+pub use rollout_kit::corpus::Violation;
+use rollout_kit::corpus::violation;
 
 /// The inputs `data` stands for: a whole event when it is one, else one message (with a subject
 /// before a NUL byte, if any).
@@ -245,10 +232,7 @@ mod tests {
             root.join("events/notify-slack"),
         ]);
         assert!(files.len() >= 20, "seeds missing: {}", files.len());
-        let broken: Vec<String> = files
-            .iter()
-            .filter_map(|(name, data)| check_sns_render(data).err().map(|v| format!("{name}: {v}")))
-            .collect();
+        let broken = rollout_kit::corpus::broken(&files, check_sns_render);
         assert!(broken.is_empty(), "{broken:#?}");
     }
 

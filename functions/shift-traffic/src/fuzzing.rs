@@ -6,8 +6,6 @@
 //! share strictly rising, the last step all green; and the step decision never writes weights
 //! outside that plan.
 
-use std::fmt;
-
 use serde_json::{Value, json};
 
 use crate::decide::{Decision, decide, resume_step};
@@ -15,19 +13,8 @@ use crate::error::Error;
 use crate::plan::{FULL, MAX_WEIGHT, PlannedStep, Weights, plan, scaled};
 use crate::spec::parse;
 
-/// A broken promise, described for the fuzzer's crash report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation(pub String);
-
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-fn violation(what: impl Into<String>) -> Result<(), Violation> {
-    Err(Violation(what.into()))
-}
+pub use rollout_kit::corpus::Violation;
+use rollout_kit::corpus::violation;
 
 /// The payload `data` stands for: a spec when it is a JSON object with an `action`; otherwise
 /// the `strategy` of a valid spec (JSON, or a preset name as text).
@@ -157,10 +144,7 @@ mod tests {
             root.join("events/shift-traffic"),
         ]);
         assert!(files.len() >= 14, "seeds missing: {}", files.len());
-        let broken: Vec<String> = files
-            .iter()
-            .filter_map(|(name, data)| check_spec_plan(data).err().map(|v| format!("{name}: {v}")))
-            .collect();
+        let broken = rollout_kit::corpus::broken(&files, check_spec_plan);
         assert!(broken.is_empty(), "{broken:#?}");
     }
 

@@ -5,7 +5,6 @@
 //! the variables the function reads (and quoting no credential), or a configuration that keeps
 //! the documented bounds.
 
-use std::fmt;
 use std::time::Duration;
 
 use reqwest::Url;
@@ -13,19 +12,8 @@ use rollout_kit::Env;
 
 use crate::config::{self, Config, VARS};
 
-/// A broken promise, described for the fuzzer's crash report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation(pub String);
-
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-fn violation(what: impl Into<String>) -> Result<(), Violation> {
-    Err(Violation(what.into()))
-}
+pub use rollout_kit::corpus::Violation;
+use rollout_kit::corpus::violation;
 
 /// Below this, a "secret" would match ordinary words of an error message by chance.
 const SECRET_MIN: usize = 8;
@@ -160,10 +148,7 @@ mod tests {
         let seeds = files_in(&[fuzz.join("seeds/config")]);
         assert!(seeds.len() >= 5, "seeds missing: {}", seeds.len());
         files.extend(seeds);
-        let broken: Vec<String> = files
-            .iter()
-            .filter_map(|(name, data)| check_config(data).err().map(|v| format!("{name}: {v}")))
-            .collect();
+        let broken = rollout_kit::corpus::broken(&files, check_config);
         assert!(broken.is_empty(), "{broken:#?}");
     }
 
