@@ -11,10 +11,11 @@ export CARGO_TERM_COLOR ?= never
 SAM := $(VENV)/bin/sam
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements-dev.txt | cut -c1-12)
 
-.PHONY: help demo test check lint unit build venv bench fuzz clean
+.PHONY: help demo invoke test check lint unit build venv bench fuzz clean
 
 help:
 	@echo "make demo    run a blue/green release on the local bench (moto + fakes)"
+	@echo "make invoke FN=<function> EVENT=events/<function>/<sample>.json   one function, one event, on the bench"
 	@echo "make test    fmt, clippy, sam validate --lint, cfn-lint and every test"
 	@echo "make build   sam build (arm64 bootstraps in .aws-sam/build)"
 	@echo "make bench   release builds, then cold start, latency, memory, size and throughput"
@@ -30,6 +31,12 @@ $(STAMP): requirements-dev.txt
 demo: venv
 	cargo build --workspace --bins
 	cargo run --quiet -p rollout-bench --bin demo -- $(if $(SCENARIO),--scenario $(SCENARIO),)
+
+# One function, one sample event, on the bench (no Docker): response, logs, side effects.
+invoke: venv
+	cargo build --workspace --bins
+	cargo run --quiet -p rollout-bench --bin invoke -- \
+	  $(if $(FN),--function $(FN),) $(if $(EVENT),--event $(EVENT),)
 
 test: venv lint unit
 

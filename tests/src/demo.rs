@@ -14,8 +14,9 @@ use aws_config::SdkConfig;
 use serde_json::{Value, json};
 
 use crate::asl::{Ending, Execution, state_machine};
+use crate::fixtures;
 use crate::target::{Behavior, HttpTarget};
-use crate::world::{APPLICATION, DEPLOYMENT_GROUP, ReleaseWorld, TEST_PORT};
+use crate::world::{ALARM, APPLICATION, DEPLOYMENT_GROUP, ReleaseWorld, TEST_PORT, create_alarm};
 use crate::{Bench, ForwardProxy, InvokeOutcome, LambdaFn};
 
 /// What goes wrong in the release.
@@ -180,8 +181,8 @@ pub async fn run(scenario: Scenario, quiet: bool) -> (Summary, String) {
         format!("blue v1 on {} · green v2 on {}", blue.addr(), green.addr()),
     );
 
-    let alarm = "checkout-green-5xx";
-    create_alarm(&config, alarm).await;
+    let alarm = ALARM;
+    create_alarm(&config).await;
     let ciphertext = world
         .encrypt_webhook(&config, &bench.slack.webhook_url(), Some("notify-slack"))
         .await;
@@ -640,30 +641,14 @@ async fn green_percent_now(config: &SdkConfig, world: &ReleaseWorld) -> f64 {
     }
 }
 
-async fn create_alarm(config: &SdkConfig, name: &str) {
-    use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic};
-    let _ = aws_sdk_cloudwatch::Client::new(config)
-        .put_metric_alarm()
-        .alarm_name(name)
-        .namespace("AWS/ApplicationELB")
-        .metric_name("HTTPCode_Target_5XX_Count")
-        .statistic(Statistic::Sum)
-        .period(60)
-        .evaluation_periods(1)
-        .threshold(5.0)
-        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
-        .send()
-        .await;
-}
-
 async fn set_alarm(config: &SdkConfig, name: &str) {
-    let _ = aws_sdk_cloudwatch::Client::new(config)
-        .set_alarm_state()
-        .alarm_name(name)
-        .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
-        .state_reason("Threshold Crossed: 1 datapoint [37.0] was greater than the threshold (5.0).")
-        .send()
-        .await;
+    fixtures::set_alarm_state(
+        &aws_sdk_cloudwatch::Client::new(config),
+        name,
+        aws_sdk_cloudwatch::types::StateValue::Alarm,
+        "Threshold Crossed: 1 datapoint [37.0] was greater than the threshold (5.0).",
+    )
+    .await;
 }
 
 /// A deployment trigger as CodeDeploy sends it to SNS: UPPERCASE status, Java-style dates,

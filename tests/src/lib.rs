@@ -12,14 +12,18 @@
 //! - [`asl::Execution`]: runs the rollout state machine's definition state by state.
 //! - [`proxy::ForwardProxy`]: maps the emulated load balancers' DNS names to local services for
 //!   functions that honour `HTTP_PROXY`.
+//! - [`fixtures`]: the 5xx alarm and the webhook's KMS key and ciphertext, for tests, demo and
+//!   `make bench` alike.
 //!
 //! Each bench owns its processes; they stop when it is dropped, so tests run in parallel.
 
 pub mod asl;
 pub mod bench;
 pub mod demo;
+pub mod fixtures;
 pub mod front;
 pub mod hooks;
+pub mod invoke;
 pub mod moto;
 pub mod proxy;
 pub mod runtime;

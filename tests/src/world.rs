@@ -8,12 +8,27 @@ use aws_config::SdkConfig;
 use aws_sdk_codedeploy::types as cd;
 use aws_sdk_elasticloadbalancingv2::types as elb;
 
+use crate::fixtures;
+
 pub const APPLICATION: &str = "checkout";
 pub const DEPLOYMENT_GROUP: &str = "checkout-blue-green";
 pub const PROD_PORT: i32 = 80;
 pub const TEST_PORT: i32 = 8080;
 /// shift-traffic's lease table (`RolloutLeaseTable` in the template).
 pub const LEASE_TABLE: &str = "rollout-leases";
+/// The alarm that gates the release (demo, `make bench`): green's 5xx count, see [`create_alarm`].
+pub const ALARM: &str = "checkout-green-5xx";
+
+/// [`ALARM`]: more than 5 target 5xx responses in a minute.
+pub async fn create_alarm(config: &SdkConfig) {
+    fixtures::put_5xx_alarm(
+        &aws_sdk_cloudwatch::Client::new(config),
+        ALARM,
+        5.0,
+        aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold,
+    )
+    .await;
+}
 
 /// The lease table as `template.yaml` declares it: on-demand, keyed by the target ARN.
 pub async fn create_lease_table(dynamodb: &aws_sdk_dynamodb::Client) {
@@ -180,16 +195,13 @@ impl ReleaseWorld {
             .topic_arn
             .expect("topic arn");
         create_lease_table(&aws_sdk_dynamodb::Client::new(config)).await;
-        let kms = aws_sdk_kms::Client::new(config);
-        let kms_key_arn = kms
-            .create_key()
-            .description("Slack webhook for rollout-lambdas")
-            .send()
-            .await
-            .expect("create key")
-            .key_metadata
-            .and_then(|m| m.arn)
-            .expect("key arn");
+        let kms_key_arn = fixtures::new_key(
+            &aws_sdk_kms::Client::new(config),
+            "Slack webhook for rollout-lambdas",
+        )
+        .await
+        .arn
+        .expect("key arn");
 
         ReleaseWorld {
             load_balancer_arn,
@@ -225,21 +237,13 @@ impl ReleaseWorld {
         url: &str,
         function_name: Option<&str>,
     ) -> String {
-        use base64::Engine;
-        let mut request = aws_sdk_kms::Client::new(config)
-            .encrypt()
-            .key_id(&self.kms_key_arn)
-            .plaintext(aws_smithy_types::Blob::new(url.as_bytes()));
-        if let Some(name) = function_name {
-            request = request.encryption_context("LambdaFunctionName", name);
-        }
-        let blob = request
-            .send()
-            .await
-            .expect("encrypt")
-            .ciphertext_blob
-            .expect("ciphertext");
-        base64::engine::general_purpose::STANDARD.encode(blob.as_ref())
+        fixtures::encrypt(
+            &aws_sdk_kms::Client::new(config),
+            &self.kms_key_arn,
+            url,
+            function_name,
+        )
+        .await
     }
 }
 

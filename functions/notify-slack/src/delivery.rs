@@ -1,5 +1,6 @@
 //! Posting to the webhook. The retry decisions are pure ([`classify`], [`next_step`]); [`Slack`]
-//! is the thin HTTP adapter that follows them until the invocation deadline.
+//! follows them until the invocation deadline, one attempt at a time through a
+//! [`WebhookPoster`]: [`Http`] in Lambda, an in-memory Slack in the unit tests.
 
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::ports::{Reply, WebhookPoster};
 use crate::webhook::WebhookUrl;
 
 /// Below this, an attempt cannot finish: stop and let the invocation fail in time.
@@ -135,28 +137,25 @@ pub struct Delivery {
     pub result: Result<(), Failure>,
 }
 
-pub struct Slack {
-    http: reqwest::Client,
+pub struct Slack<W = Http> {
+    poster: W,
     timeout: Duration,
     policy: Policy,
 }
 
 impl Slack {
     pub fn new(timeout: Duration, policy: Policy) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            // A redirect could lead past the host allow-list.
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(timeout)
-            .user_agent(concat!(
-                "rollout-lambdas-notify-slack/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .build()?;
-        Ok(Self {
-            http,
+        Ok(Slack::with_poster(Http::new(timeout)?, timeout, policy))
+    }
+}
+
+impl<W: WebhookPoster> Slack<W> {
+    pub fn with_poster(poster: W, timeout: Duration, policy: Policy) -> Self {
+        Self {
+            poster,
             timeout,
             policy,
-        })
+        }
     }
 
     /// Posts one payload, retrying as the policy says until `deadline`.
@@ -229,6 +228,47 @@ impl Slack {
     }
 
     async fn attempt(&self, url: &WebhookUrl, body: Vec<u8>, timeout: Duration) -> Answer {
+        let reply = match self.poster.post(url, body, timeout).await {
+            Ok(reply) => reply,
+            Err(why) => return Answer::Transient(why),
+        };
+        let retry_after = parse_retry_after(reply.retry_after.as_deref());
+        let text = url.scrub(&String::from_utf8_lossy(&reply.body));
+        let answer = classify(reply.status, &text, retry_after);
+        if answer == Answer::Delivered && text.trim() != "ok" {
+            tracing::warn!(answer = %slack_error(&text), "Slack answered 200 without `ok`; counted as delivered");
+        }
+        answer
+    }
+}
+
+/// The webhook over HTTPS (reqwest).
+pub struct Http {
+    http: reqwest::Client,
+}
+
+impl Http {
+    pub fn new(connect_timeout: Duration) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            // A redirect could lead past the host allow-list.
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(connect_timeout)
+            .user_agent(concat!(
+                "rollout-lambdas-notify-slack/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .build()?;
+        Ok(Self { http })
+    }
+}
+
+impl WebhookPoster for Http {
+    async fn post(
+        &self,
+        url: &WebhookUrl,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Reply, String> {
         let sent = self
             .http
             .post(url.url().clone())
@@ -237,17 +277,13 @@ impl Slack {
             .body(body)
             .send()
             .await;
-        let mut response = match sent {
-            Ok(response) => response,
-            Err(err) => return Answer::Transient(describe(url, err)),
-        };
+        let mut response = sent.map_err(|err| describe(url, err))?;
         let status = response.status().as_u16();
-        let retry_after = parse_retry_after(
-            response
-                .headers()
-                .get(RETRY_AFTER)
-                .and_then(|v| v.to_str().ok()),
-        );
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         // The status decides; the body only names Slack's error. A body that cannot be read to
         // its end (timed out, dropped) still leaves the status: a 200 means Slack accepted the
         // post, and posting again would duplicate the message.
@@ -255,12 +291,11 @@ impl Slack {
         if let Some(err) = cut {
             tracing::warn!(status, error = %describe(url, err), "Slack's answer could not be read to its end");
         }
-        let text = url.scrub(&String::from_utf8_lossy(&body));
-        let answer = classify(status, &text, retry_after);
-        if answer == Answer::Delivered && text.trim() != "ok" {
-            tracing::warn!(answer = %slack_error(&text), "Slack answered 200 without `ok`; counted as delivered");
-        }
-        answer
+        Ok(Reply {
+            status,
+            retry_after,
+            body,
+        })
     }
 }
 

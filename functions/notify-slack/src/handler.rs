@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::delivery::Slack;
 use crate::error::Error;
 use crate::message::{self, kind_of, status_of};
+use crate::ports::{Aws, Ports};
 use crate::render::{RenderOptions, render};
 use crate::secret::WebhookSecret;
 use crate::sns;
@@ -36,9 +37,11 @@ const REMEMBERED: usize = 1000;
 /// Failures named in the error message; the rest are counted.
 const NAMED_FAILURES: usize = 5;
 
-pub struct Deps {
-    secret: WebhookSecret,
-    slack: Slack,
+/// The adapters an invocation works through: KMS and the webhook over HTTPS (`Deps<Aws>`, the
+/// default) or, in the unit tests, in-memory ones.
+pub struct Deps<P: Ports = Aws> {
+    secret: WebhookSecret<P::Kms>,
+    slack: Slack<P::Webhook>,
     render: RenderOptions,
     statuses: StatusFilter,
     delivered: Mutex<RecentIds>,
@@ -53,9 +56,19 @@ impl Deps {
         let kms = aws_sdk_kms::config::Builder::from(&with_timeouts(aws, KMS_ATTEMPT, KMS_ATTEMPT))
             .retry_config(RetryConfig::disabled())
             .build();
-        Ok(Self {
+        Ok(Deps::with_adapters(
+            config,
+            aws_sdk_kms::Client::from_conf(kms),
+            slack,
+        ))
+    }
+}
+
+impl<P: Ports> Deps<P> {
+    pub fn with_adapters(config: Config, kms: P::Kms, slack: Slack<P::Webhook>) -> Self {
+        Self {
             secret: WebhookSecret::new(
-                aws_sdk_kms::Client::from_conf(kms),
+                kms,
                 config.ciphertext,
                 config.function_name,
                 config.allowed_hosts,
@@ -66,11 +79,11 @@ impl Deps {
             },
             statuses: config.statuses,
             delivered: Mutex::new(RecentIds::default()),
-        })
+        }
     }
 }
 
-pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Error> {
+pub async fn handle<P: Ports>(deps: &Deps<P>, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let time = TimePlan::for_remaining(Deadline::from_epoch_ms(event.context.deadline).remaining());
     let now = Instant::now();
     let (post_until, decrypt_until) = (now + time.work, now + time.decrypt);
@@ -203,7 +216,7 @@ impl TimePlan {
     }
 }
 
-impl Deps {
+impl<P: Ports> Deps<P> {
     fn remembers(&self, message_id: &str) -> bool {
         !message_id.is_empty()
             && self

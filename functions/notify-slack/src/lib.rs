@@ -13,7 +13,12 @@ pub mod error;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod handler;
+/// `handler::handle` driven in-process against an in-memory KMS and Slack.
+#[cfg(test)]
+mod in_process;
 pub mod message;
+/// The seams to KMS and the webhook: the real clients in Lambda, in-memory ones in the tests.
+pub mod ports;
 pub mod render;
 pub mod secret;
 pub mod sns;

@@ -11,6 +11,7 @@ use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 use crate::error::Error;
+use crate::ports::Decrypter;
 use crate::webhook::{self, WebhookUrl};
 
 /// The encryption-context key the Lambda console's encryption helpers use.
@@ -25,8 +26,8 @@ const TRY_OTHER_FORM: &[&str] = &[
     "IncorrectKeyException",
 ];
 
-pub struct WebhookSecret {
-    kms: aws_sdk_kms::Client,
+pub struct WebhookSecret<K = aws_sdk_kms::Client> {
+    kms: K,
     ciphertext: Blob,
     function_name: String,
     allowed_hosts: Vec<String>,
@@ -35,9 +36,9 @@ pub struct WebhookSecret {
     url: OnceCell<WebhookUrl>,
 }
 
-impl WebhookSecret {
+impl<K: Decrypter> WebhookSecret<K> {
     pub fn new(
-        kms: aws_sdk_kms::Client,
+        kms: K,
         ciphertext: Vec<u8>,
         function_name: String,
         allowed_hosts: Vec<String>,
@@ -109,13 +110,13 @@ impl WebhookSecret {
         // The last answer KMS gave, for when the attempt after it is cut off by `until`.
         let last_answer = Mutex::new(None::<String>);
         let result = retry_until("Decrypt", until, Backoff::AWS, sdk_is_transient, || {
-            let mut request = self.kms.decrypt().ciphertext_blob(self.ciphertext.clone());
-            if let Some(name) = function_name {
-                request = request.encryption_context(CONTEXT_KEY, name);
-            }
+            let request = self.kms.decrypt(
+                self.ciphertext.clone(),
+                function_name.map(|name| (CONTEXT_KEY, name)),
+            );
             let last_answer = &last_answer;
             async move {
-                let sent = request.send().await;
+                let sent = request.await;
                 if let Err(err) = &sent {
                     *last_answer.lock().unwrap_or_else(|p| p.into_inner()) =
                         Some(sdk_error_summary(err));

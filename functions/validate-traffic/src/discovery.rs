@@ -1,5 +1,5 @@
-//! Where to send test traffic: CodeDeploy and ELBv2 lookups (thin adapters) and the pure
-//! decisions on their answers.
+//! Where to send test traffic: CodeDeploy and ELBv2 lookups (through the `ports` seams) and the
+//! pure decisions on their answers.
 //!
 //! Every lookup is retried on transient errors (throttling past the SDK's own attempts, 5xx, no
 //! answer) until the caller's `until`: ELBv2 `Describe*` share one throttling bucket per account
@@ -19,6 +19,7 @@ use rollout_kit::retry::{Backoff, RetryError, retry_until, sdk_is_transient};
 use tokio::time::Instant;
 
 use crate::error::Error;
+use crate::ports::{Deployments, LoadBalancers};
 
 const HEALTH_POLL: Duration = Duration::from_secs(2);
 
@@ -106,15 +107,12 @@ where
 }
 
 pub async fn deployment(
-    codedeploy: &aws_sdk_codedeploy::Client,
+    codedeploy: &impl Deployments,
     deployment_id: &str,
     until: Instant,
 ) -> Result<DeploymentFacts, Error> {
     let output = retried("GetDeployment", until, || {
-        codedeploy
-            .get_deployment()
-            .deployment_id(deployment_id)
-            .send()
+        codedeploy.get_deployment(deployment_id)
     })
     .await
     .map_err(|failed| match failed {
@@ -140,8 +138,8 @@ pub async fn deployment(
 
 /// GetDeploymentGroup → test listener → DescribeListeners → DescribeLoadBalancers.
 pub async fn discover(
-    codedeploy: &aws_sdk_codedeploy::Client,
-    elb: &aws_sdk_elasticloadbalancingv2::Client,
+    codedeploy: &impl Deployments,
+    elb: &impl LoadBalancers,
     facts: &DeploymentFacts,
     until: Instant,
 ) -> Result<Target, Error> {
@@ -159,9 +157,7 @@ pub async fn discover(
     let green_target_group = forwarded_target_group(listener.default_actions());
 
     let lbs = retried("DescribeLoadBalancers", until, || {
-        elb.describe_load_balancers()
-            .load_balancer_arns(lb_arn)
-            .send()
+        elb.describe_load_balancer(lb_arn)
     })
     .await
     .map_err(|failed| failed.into_error("DescribeLoadBalancers"))?;
@@ -183,8 +179,8 @@ pub async fn discover(
 
 /// The test listener the deployment group routes test traffic through: its ARN and description.
 async fn test_listener(
-    codedeploy: &aws_sdk_codedeploy::Client,
-    elb: &aws_sdk_elasticloadbalancingv2::Client,
+    codedeploy: &impl Deployments,
+    elb: &impl LoadBalancers,
     facts: &DeploymentFacts,
     until: Instant,
 ) -> Result<(String, Listener), Error> {
@@ -194,11 +190,7 @@ async fn test_listener(
         ));
     };
     let output = retried("GetDeploymentGroup", until, || {
-        codedeploy
-            .get_deployment_group()
-            .application_name(application)
-            .deployment_group_name(group)
-            .send()
+        codedeploy.get_deployment_group(application, group)
     })
     .await
     .map_err(|failed| failed.into_error("GetDeploymentGroup"))?;
@@ -217,7 +209,7 @@ async fn test_listener(
         })?;
 
     let listeners = retried("DescribeListeners", until, || {
-        elb.describe_listeners().listener_arns(&listener_arn).send()
+        elb.describe_listener(&listener_arn)
     })
     .await
     .map_err(|failed| failed.into_error("DescribeListeners"))?;
@@ -232,8 +224,8 @@ async fn test_listener(
 
 /// Green as the test listener names it, without the load balancer lookup `discover` adds.
 pub async fn green_target_group(
-    codedeploy: &aws_sdk_codedeploy::Client,
-    elb: &aws_sdk_elasticloadbalancingv2::Client,
+    codedeploy: &impl Deployments,
+    elb: &impl LoadBalancers,
     facts: &DeploymentFacts,
     until: Instant,
 ) -> Result<Option<String>, Error> {
@@ -292,16 +284,14 @@ pub fn forwarded_target_group(actions: &[Action]) -> Option<String> {
 /// keeps failing transiently is retried to the same bound and then named as the cause; a
 /// permanent one (access denied, group gone) ends the wait at once.
 pub async fn wait_until_healthy(
-    elb: &aws_sdk_elasticloadbalancingv2::Client,
+    elb: &impl LoadBalancers,
     target_group_arn: &str,
     until: Instant,
 ) -> Result<(), Error> {
     let started = Instant::now();
     loop {
         let output = retried("DescribeTargetHealth", until, || {
-            elb.describe_target_health()
-                .target_group_arn(target_group_arn)
-                .send()
+            elb.describe_target_health(target_group_arn)
         })
         .await
         .map_err(|failed| failed.into_error("DescribeTargetHealth"))?;

@@ -18,6 +18,7 @@ use crate::config::{self, Config};
 use crate::discovery::{self, DeploymentFacts, Target};
 use crate::error::Error;
 use crate::notify::rollout_event;
+use crate::ports::{Aws, Deployments, EventSink, LoadBalancers, Ports};
 use crate::probe;
 use crate::report::{self, Reported};
 use crate::verdict::{self, without_query};
@@ -35,29 +36,37 @@ pub struct Setup {
     pub http: reqwest::Client,
 }
 
-pub struct Deps {
+/// The adapters an invocation works through: the SDK clients (`Deps<Aws>`, the default) or, in
+/// the unit tests, an in-memory account.
+pub struct Deps<P: Ports = Aws> {
     /// A bad configuration is kept, not fatal: every invocation must still report `Failed`.
     pub setup: Result<Arc<Setup>, ConfigError>,
     /// The configured margin, adapted per invocation to the time it has.
     pub margin: Margin,
-    pub codedeploy: aws_sdk_codedeploy::Client,
+    pub codedeploy: P::Deployments,
     /// SDK retries off: [`report::report`] retries within the deadline itself.
-    pub reporter: aws_sdk_codedeploy::Client,
-    pub elb: aws_sdk_elasticloadbalancingv2::Client,
-    pub sns: aws_sdk_sns::Client,
+    pub reporter: P::Reporter,
+    pub elb: P::LoadBalancers,
+    pub sns: P::Events,
+}
+
+/// The settings (or why they are invalid) and the deadline margin they give.
+pub fn configure(env: &Env) -> (Result<Arc<Setup>, ConfigError>, Margin) {
+    let setup = Config::from_env(env).and_then(|config| {
+        let http = probe::build_client(&config)
+            .map_err(|_| ConfigError::new("TLS_VERIFY", "the HTTP client cannot be built"))?;
+        Ok(Arc::new(Setup { config, http }))
+    });
+    let deadline_margin = match &setup {
+        Ok(s) => s.config.deadline_margin,
+        Err(_) => config::deadline_margin(env),
+    };
+    (setup, config::margin(deadline_margin))
 }
 
 impl Deps {
     pub fn new(env: &Env, sdk: &SdkConfig) -> Deps {
-        let setup = Config::from_env(env).and_then(|config| {
-            let http = probe::build_client(&config)
-                .map_err(|_| ConfigError::new("TLS_VERIFY", "the HTTP client cannot be built"))?;
-            Ok(Arc::new(Setup { config, http }))
-        });
-        let deadline_margin = match &setup {
-            Ok(s) => s.config.deadline_margin,
-            Err(_) => config::deadline_margin(env),
-        };
+        let (setup, margin) = configure(env);
         // No client without bounds: a call that hangs must not wait for the Lambda timeout.
         let lookups = with_timeouts(sdk, LOOKUP_ATTEMPT_TIMEOUT, LOOKUP_OPERATION_TIMEOUT);
         let reporting = with_timeouts(sdk, report::ATTEMPT_TIMEOUT, report::ATTEMPT_TIMEOUT);
@@ -69,7 +78,7 @@ impl Deps {
         );
         Deps {
             setup,
-            margin: config::margin(deadline_margin),
+            margin,
             codedeploy: aws_sdk_codedeploy::Client::new(&lookups),
             reporter,
             elb: aws_sdk_elasticloadbalancingv2::Client::new(&lookups),
@@ -102,7 +111,7 @@ pub fn parse_event(payload: Value) -> Result<CodeDeployLifecycleEvent, Error> {
     Ok(event)
 }
 
-pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Error> {
+pub async fn handle<P: Ports>(deps: &Deps<P>, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let (payload, context) = event.into_parts();
     let hook = parse_event(payload)?;
     let deployment_id = hook.deployment_id.as_str();
@@ -194,9 +203,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Err
     if let Some(topic) = topic.filter(|_| accepted) {
         let event = rollout_event(deployment_id, &assessment);
         let left = report_until.saturating_duration_since(Instant::now());
-        let _ = rollout_kit::Publisher::new(deps.sns.clone(), topic.to_string())
-            .publish_within(&event, left)
-            .await;
+        deps.sns.publish_within(topic, &event, left).await;
     }
 
     let reported = reported?;
@@ -214,8 +221,8 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Err
 /// Everything that may take time, run in its own task. `Err` only when no report can be made.
 async fn assess(
     setup: Arc<Setup>,
-    codedeploy: aws_sdk_codedeploy::Client,
-    elb: aws_sdk_elasticloadbalancingv2::Client,
+    codedeploy: impl Deployments,
+    elb: impl LoadBalancers,
     deployment_id: String,
     phase: Arc<Mutex<&'static str>>,
     lookups_until: Instant,
@@ -304,8 +311,8 @@ async fn assess(
 /// names green, and its health gates the probe. Lambda and EC2 groups have none: no gate. A gate
 /// that cannot be set up says so at warn level; only running out of time is a `Failed`.
 async fn green_for_readiness(
-    codedeploy: &aws_sdk_codedeploy::Client,
-    elb: &aws_sdk_elasticloadbalancingv2::Client,
+    codedeploy: &impl Deployments,
+    elb: &impl LoadBalancers,
     facts: &DeploymentFacts,
     config: &Config,
     until: Instant,

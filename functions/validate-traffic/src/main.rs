@@ -1,6 +1,10 @@
 //! validate-traffic: the CodeDeploy lifecycle hook that sends test traffic to the green version,
 //! judges it against thresholds and always reports the verdict before its deadline.
 
+// The invocation's future nests the generic lookups (`ports`) deeply; the default limit is too
+// tight to compute its layout.
+#![recursion_limit = "256"]
+
 use lambda_runtime::{LambdaEvent, service_fn};
 use rollout_kit::Env;
 use serde_json::Value;

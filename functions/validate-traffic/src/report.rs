@@ -7,13 +7,13 @@
 
 use std::time::Duration;
 
-use aws_sdk_codedeploy::Client;
 use aws_sdk_codedeploy::error::ProvideErrorMetadata;
 use aws_sdk_codedeploy::types::LifecycleEventStatus;
 use rollout_kit::retry::{Backoff, RetryError, http_status, is_transient, retry_until};
 use tokio::time::Instant;
 
 use crate::error::Error;
+use crate::ports::HookReporter;
 
 /// The most a single attempt may take before we try again.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -72,22 +72,21 @@ struct Failed {
 }
 
 pub async fn report(
-    client: &Client,
+    client: &impl HookReporter,
     deployment_id: &str,
     execution_id: &str,
     status: HookStatus,
     until: Instant,
 ) -> Result<Reported, Error> {
     let attempt = || async {
-        let send = client
-            .put_lifecycle_event_hook_execution_status()
-            .deployment_id(deployment_id)
-            .lifecycle_event_hook_execution_id(execution_id)
-            .status(match status {
+        let send = client.put_hook_status(
+            deployment_id,
+            execution_id,
+            match status {
                 HookStatus::Succeeded => LifecycleEventStatus::Succeeded,
                 HookStatus::Failed => LifecycleEventStatus::Failed,
-            })
-            .send();
+            },
+        );
         // A hung attempt is abandoned and retried, not waited out to the deadline.
         match tokio::time::timeout(ATTEMPT_TIMEOUT, send).await {
             Ok(Ok(_)) => Ok(()),

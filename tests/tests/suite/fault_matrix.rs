@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::shift_traffic_support::{Alb, STICKY_SECONDS, forward, groups_of};
 use aws_sdk_cloudwatch::types::StateValue;
+use rollout_bench::fixtures;
 use rollout_bench::hooks::{
     closed_port, count_logs, find_log, hook, plain_deployment, reports_for,
 };
@@ -641,31 +642,9 @@ fn drop_second_message(event: &mut Value) {
     }
 }
 
-/// Base64 ciphertext of `plaintext` under `key`, with the console's encryption context.
-async fn encrypt(kms: &aws_sdk_kms::Client, key: &str, plaintext: &str, context: &str) -> String {
-    use base64::Engine;
-    let blob = kms
-        .encrypt()
-        .key_id(key)
-        .plaintext(aws_sdk_kms::primitives::Blob::new(plaintext.as_bytes()))
-        .encryption_context("LambdaFunctionName", context)
-        .send()
-        .await
-        .expect("encrypt")
-        .ciphertext_blob
-        .expect("ciphertext");
-    base64::engine::general_purpose::STANDARD.encode(blob.as_ref())
-}
-
+/// A key of its own for a row or for the matrix.
 async fn new_key(kms: &aws_sdk_kms::Client) -> String {
-    kms.create_key()
-        .description("notify-slack webhook")
-        .send()
-        .await
-        .expect("create key")
-        .key_metadata
-        .expect("key metadata")
-        .key_id
+    fixtures::new_key(kms, "notify-slack webhook").await.key_id
 }
 
 #[tokio::test]
@@ -695,7 +674,8 @@ async fn notify_slack_faults() {
         } else {
             key.clone()
         };
-        let ciphertext = encrypt(&kms, &row_key, &slack.webhook_url(), context).await;
+        let ciphertext =
+            fixtures::encrypt(&kms, &row_key, &slack.webhook_url(), Some(context)).await;
         let mut env = vec![
             ("SLACK_WEBHOOK_URL_ENCRYPTED", ciphertext.as_str()),
             ("SLACK_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1"),

@@ -7,6 +7,7 @@ mod bench;
 mod demo;
 mod fault_matrix;
 mod guide;
+mod invoke;
 mod notify_slack;
 mod shift_traffic;
 mod shift_traffic_driver;

@@ -6,8 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use aws_sdk_kms::primitives::Blob;
-use base64::Engine;
+use rollout_bench::fixtures;
 use rollout_bench::{Bench, Fault, InvokeOutcome, LambdaFn, SlackReply, event, events_in};
 use serde_json::{Value, json};
 
@@ -22,35 +21,15 @@ struct Kms {
 impl Kms {
     async fn new(bench: &Bench) -> Kms {
         let client = aws_sdk_kms::Client::new(&bench.sdk_config().await);
-        let key_id = client
-            .create_key()
-            .description("notify-slack webhook")
-            .send()
+        let key_id = fixtures::new_key(&client, "notify-slack webhook")
             .await
-            .expect("create key")
-            .key_metadata
-            .expect("key metadata")
             .key_id;
         Kms { client, key_id }
     }
 
     /// Base64 ciphertext, as `aws kms encrypt` prints it.
     async fn encrypt(&self, plaintext: &str, function_name: Option<&str>) -> String {
-        let mut request = self
-            .client
-            .encrypt()
-            .key_id(&self.key_id)
-            .plaintext(Blob::new(plaintext.as_bytes()));
-        if let Some(name) = function_name {
-            request = request.encryption_context("LambdaFunctionName", name);
-        }
-        let blob = request
-            .send()
-            .await
-            .expect("encrypt")
-            .ciphertext_blob
-            .expect("ciphertext");
-        base64::engine::general_purpose::STANDARD.encode(blob.as_ref())
+        fixtures::encrypt(&self.client, &self.key_id, plaintext, function_name).await
     }
 }
 

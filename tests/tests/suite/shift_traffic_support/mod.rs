@@ -4,13 +4,14 @@
 
 #![allow(dead_code)]
 
-use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
+use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue};
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, ForwardActionConfig, LoadBalancerTypeEnum, PathPatternConditionConfig,
     ProtocolEnum, RuleCondition, TargetDescription, TargetGroupStickinessConfig, TargetGroupTuple,
     TargetTypeEnum,
 };
 pub use rollout_bench::asl::{Ending, Execution, state_machine};
+use rollout_bench::fixtures::{put_5xx_alarm, set_alarm_state};
 use rollout_bench::{Bench, InvokeOutcome, LambdaFn};
 use serde_json::{Value, json};
 
@@ -143,19 +144,13 @@ impl Alb {
             .to_string();
 
         let cloudwatch = aws_sdk_cloudwatch::Client::new(&config);
-        cloudwatch
-            .put_metric_alarm()
-            .alarm_name(ALARM)
-            .namespace("AWS/ApplicationELB")
-            .metric_name("HTTPCode_Target_5XX_Count")
-            .statistic(Statistic::Sum)
-            .period(60)
-            .evaluation_periods(1)
-            .threshold(1.0)
-            .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
-            .send()
-            .await
-            .expect("put alarm");
+        put_5xx_alarm(
+            &cloudwatch,
+            ALARM,
+            1.0,
+            ComparisonOperator::GreaterThanOrEqualToThreshold,
+        )
+        .await;
         let topic_arn = aws_sdk_sns::Client::new(&config)
             .create_topic()
             .name("rollouts")
@@ -182,14 +177,7 @@ impl Alb {
     }
 
     pub async fn set_alarm(&self, state: StateValue) {
-        self.cloudwatch
-            .set_alarm_state()
-            .alarm_name(ALARM)
-            .state_value(state)
-            .state_reason("set by the test")
-            .send()
-            .await
-            .expect("set alarm state");
+        set_alarm_state(&self.cloudwatch, ALARM, state, "set by the test").await;
     }
 
     /// The shift-traffic binary with notifications to the topic and the lease table.

@@ -1,0 +1,187 @@
+//! The seams between the hook and AWS. `handler`, `discovery` and `report` call these traits
+//! one SDK call at a time and keep their own retries, bounds and decisions; `Aws` plugs in the
+//! SDK clients, and the unit tests (`in_process`) an in-memory account that answers with the
+//! SDK's own output and error types, so throttling, refusals and hung calls run through the
+//! same code as in Lambda. The HTTP probe is not behind a seam: the tests serve green on a
+//! local socket, so the requests, timeouts and body checks are the real ones.
+
+use std::future::Future;
+use std::time::Duration;
+
+use aws_sdk_codedeploy::config::http::HttpResponse;
+use aws_sdk_codedeploy::error::SdkError;
+use aws_sdk_codedeploy::operation::get_deployment::{GetDeploymentError, GetDeploymentOutput};
+use aws_sdk_codedeploy::operation::get_deployment_group::{
+    GetDeploymentGroupError, GetDeploymentGroupOutput,
+};
+use aws_sdk_codedeploy::operation::put_lifecycle_event_hook_execution_status::{
+    PutLifecycleEventHookExecutionStatusError, PutLifecycleEventHookExecutionStatusOutput,
+};
+use aws_sdk_codedeploy::types::LifecycleEventStatus;
+use aws_sdk_elasticloadbalancingv2::operation::describe_listeners::{
+    DescribeListenersError, DescribeListenersOutput,
+};
+use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancers::{
+    DescribeLoadBalancersError, DescribeLoadBalancersOutput,
+};
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::{
+    DescribeTargetHealthError, DescribeTargetHealthOutput,
+};
+use rollout_kit::RolloutEvent;
+
+/// One SDK call's answer.
+pub type Answer<T, E> = Result<T, SdkError<E, HttpResponse>>;
+
+/// CodeDeploy lookups. `Clone + 'static`: the lookups run in their own task.
+pub trait Deployments: Clone + Send + Sync + 'static {
+    fn get_deployment(
+        &self,
+        deployment_id: &str,
+    ) -> impl Future<Output = Answer<GetDeploymentOutput, GetDeploymentError>> + Send;
+    fn get_deployment_group(
+        &self,
+        application: &str,
+        group: &str,
+    ) -> impl Future<Output = Answer<GetDeploymentGroupOutput, GetDeploymentGroupError>> + Send;
+}
+
+/// `PutLifecycleEventHookExecutionStatus`, one attempt (`report` retries).
+pub trait HookReporter: Send + Sync {
+    fn put_hook_status(
+        &self,
+        deployment_id: &str,
+        execution_id: &str,
+        status: LifecycleEventStatus,
+    ) -> impl Future<
+        Output = Answer<
+            PutLifecycleEventHookExecutionStatusOutput,
+            PutLifecycleEventHookExecutionStatusError,
+        >,
+    > + Send;
+}
+
+/// ELBv2 lookups. `Clone + 'static`: the lookups run in their own task.
+pub trait LoadBalancers: Clone + Send + Sync + 'static {
+    fn describe_listener(
+        &self,
+        listener_arn: &str,
+    ) -> impl Future<Output = Answer<DescribeListenersOutput, DescribeListenersError>> + Send;
+    fn describe_load_balancer(
+        &self,
+        load_balancer_arn: &str,
+    ) -> impl Future<Output = Answer<DescribeLoadBalancersOutput, DescribeLoadBalancersError>> + Send;
+    fn describe_target_health(
+        &self,
+        target_group_arn: &str,
+    ) -> impl Future<Output = Answer<DescribeTargetHealthOutput, DescribeTargetHealthError>> + Send;
+}
+
+/// The notifications topic. Best effort: the result is only logged.
+pub trait EventSink: Send + Sync {
+    fn publish_within(
+        &self,
+        topic_arn: &str,
+        event: &RolloutEvent,
+        limit: Duration,
+    ) -> impl Future<Output = ()> + Send;
+}
+
+/// A set of adapters.
+pub trait Ports: 'static {
+    type Deployments: Deployments;
+    type Reporter: HookReporter;
+    type LoadBalancers: LoadBalancers;
+    type Events: EventSink;
+}
+
+/// The real ones.
+pub struct Aws;
+
+impl Ports for Aws {
+    type Deployments = aws_sdk_codedeploy::Client;
+    type Reporter = aws_sdk_codedeploy::Client;
+    type LoadBalancers = aws_sdk_elasticloadbalancingv2::Client;
+    type Events = aws_sdk_sns::Client;
+}
+
+impl Deployments for aws_sdk_codedeploy::Client {
+    async fn get_deployment(
+        &self,
+        deployment_id: &str,
+    ) -> Answer<GetDeploymentOutput, GetDeploymentError> {
+        self.get_deployment()
+            .deployment_id(deployment_id)
+            .send()
+            .await
+    }
+
+    async fn get_deployment_group(
+        &self,
+        application: &str,
+        group: &str,
+    ) -> Answer<GetDeploymentGroupOutput, GetDeploymentGroupError> {
+        self.get_deployment_group()
+            .application_name(application)
+            .deployment_group_name(group)
+            .send()
+            .await
+    }
+}
+
+impl HookReporter for aws_sdk_codedeploy::Client {
+    async fn put_hook_status(
+        &self,
+        deployment_id: &str,
+        execution_id: &str,
+        status: LifecycleEventStatus,
+    ) -> Answer<PutLifecycleEventHookExecutionStatusOutput, PutLifecycleEventHookExecutionStatusError>
+    {
+        self.put_lifecycle_event_hook_execution_status()
+            .deployment_id(deployment_id)
+            .lifecycle_event_hook_execution_id(execution_id)
+            .status(status)
+            .send()
+            .await
+    }
+}
+
+impl LoadBalancers for aws_sdk_elasticloadbalancingv2::Client {
+    async fn describe_listener(
+        &self,
+        listener_arn: &str,
+    ) -> Answer<DescribeListenersOutput, DescribeListenersError> {
+        self.describe_listeners()
+            .listener_arns(listener_arn)
+            .send()
+            .await
+    }
+
+    async fn describe_load_balancer(
+        &self,
+        load_balancer_arn: &str,
+    ) -> Answer<DescribeLoadBalancersOutput, DescribeLoadBalancersError> {
+        self.describe_load_balancers()
+            .load_balancer_arns(load_balancer_arn)
+            .send()
+            .await
+    }
+
+    async fn describe_target_health(
+        &self,
+        target_group_arn: &str,
+    ) -> Answer<DescribeTargetHealthOutput, DescribeTargetHealthError> {
+        self.describe_target_health()
+            .target_group_arn(target_group_arn)
+            .send()
+            .await
+    }
+}
+
+impl EventSink for aws_sdk_sns::Client {
+    async fn publish_within(&self, topic_arn: &str, event: &RolloutEvent, limit: Duration) {
+        // Logged inside; the verdict stands either way.
+        let _ = rollout_kit::Publisher::new(self.clone(), topic_arn.to_string())
+            .publish_within(event, limit)
+            .await;
+    }
+}

@@ -1,0 +1,319 @@
+//! The tables (`bench/results.md`, printed) and the page `docs/benchmarks.md`, from a run's
+//! [`Results`].
+
+use std::fmt::Write as _;
+
+use crate::host::ARCHES;
+use crate::results::{COLD_START_FACTOR, FunctionResult, MIB, Results};
+use crate::subjects::{FLOOR, VALIDATE_TRAFFIC};
+
+fn mib(bytes: Option<u64>) -> String {
+    bytes.map_or("–".into(), |b| format!("{:.2}", b as f64 / MIB))
+}
+
+pub fn markdown(r: &Results) -> String {
+    let mut md = String::new();
+    let m = &r.machine;
+    let _ = writeln!(
+        md,
+        "Measured {} on {} × {} ({} MiB RAM), Linux {}; 1-minute load {} before, {} after (the machine is shared).{}\n",
+        m.date,
+        m.nproc,
+        m.cpu,
+        m.memory_mib,
+        m.kernel,
+        m.load_before,
+        m.load_after,
+        if r.quick {
+            " **Quick run: not results.**"
+        } else {
+            ""
+        }
+    );
+    let names: Vec<&str> = r.functions.iter().map(|f| f.name.as_str()).collect();
+    let _ = writeln!(md, "| | {} |", names.join(" | "));
+    let _ = writeln!(md, "|---|{}", "---:|".repeat(names.len()));
+    let row = |md: &mut String, label: &str, cell: &dyn Fn(&FunctionResult) -> String| {
+        let cells: Vec<String> = r.functions.iter().map(cell).collect();
+        let _ = writeln!(md, "| {label} | {} |", cells.join(" | "));
+    };
+    let cold_runs = r.functions.first().map_or(0, |f| f.cold_start_ms.runs);
+    let warm_runs = r.functions.first().map_or(0, |f| f.warm_ms.runs);
+    row(
+        &mut md,
+        &format!("cold start, median of {cold_runs} (ms)"),
+        &|f| format!("{:.1}", f.cold_start_ms.median),
+    );
+    row(
+        &mut md,
+        "init: spawn → first poll of the Runtime API, median (ms)",
+        &|f| format!("{:.1}", f.init_ms.median),
+    );
+    row(
+        &mut md,
+        "init, trust store from one bundle file (`SSL_CERT_FILE`), median (ms)",
+        &|f| format!("{:.1}", f.init_bundle_ms.median),
+    );
+    row(&mut md, "AWS calls in the first invocation", &|f| {
+        f.cold_aws_calls.to_string()
+    });
+    row(
+        &mut md,
+        &format!("warm invocation, median of {warm_runs} (ms)"),
+        &|f| format!("{:.2}", f.warm_ms.median),
+    );
+    row(&mut md, "warm invocation, p99 (ms)", &|f| {
+        format!("{:.2}", f.warm_ms.p99)
+    });
+    row(&mut md, "peak RSS (MiB)", &|f| {
+        format!("{:.1}", f.peak_rss_kib as f64 / 1024.0)
+    });
+    for (arch, _) in ARCHES {
+        row(
+            &mut md,
+            &format!("bootstrap, stripped, {arch} (MiB)"),
+            &|f| mib(f.sizes.get(arch).and_then(|s| s.bootstrap_bytes)),
+        );
+        row(&mut md, &format!("zip, {arch} (MiB)"), &|f| {
+            mib(f.sizes.get(arch).and_then(|s| s.zip_bytes))
+        });
+    }
+    let _ = writeln!(
+        md,
+        "\nEvents: {}.\n",
+        r.functions
+            .iter()
+            .filter(|f| f.name != FLOOR.name)
+            .map(|f| format!("{}: {}", f.name, f.event))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+
+    let _ = writeln!(
+        md,
+        "**validate-traffic probe throughput** (local keep-alive HTTP server, `TARGET_URL`):\n"
+    );
+    let _ = writeln!(
+        md,
+        "| concurrency | requests per run | requests/s (median) | peak RSS (MiB) |"
+    );
+    let _ = writeln!(md, "|---:|---:|---:|---:|");
+    for t in &r.probe_throughput {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.0} | {:.1} |",
+            t.concurrency,
+            t.requests,
+            t.requests_per_s,
+            t.peak_rss_kib as f64 / 1024.0
+        );
+    }
+    {
+        let _ = writeln!(
+            md,
+            "\n**validate-traffic verdict, 10,000 samples** (timed in the {} build of the measuring binary):\n",
+            if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            }
+        );
+        let _ = writeln!(md, "| benchmark | median (µs) | mean (µs) |");
+        let _ = writeln!(md, "|---|---:|---:|");
+        for b in &r.verdict_micro {
+            let _ = writeln!(md, "| {} | {:.1} | {:.1} |", b.name, b.median_us, b.mean_us);
+        }
+    }
+    let walks = r.shift_steps.first().map_or(0, |s| s.latency_ms.runs);
+    let _ = writeln!(
+        md,
+        "\n**shift-traffic per step** (Canary10Percent5Minutes with an alarm gate, {walks} walks):\n"
+    );
+    let _ = writeln!(
+        md,
+        "| step | status | green % | AWS calls | calls | latency median (ms) | max (ms) |"
+    );
+    let _ = writeln!(md, "|---:|---|---:|---:|---|---:|---:|");
+    for s in &r.shift_steps {
+        let calls: Vec<String> = s.calls.iter().map(|(op, n)| format!("{op} ×{n}")).collect();
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.0} | {} | {} | {:.1} | {:.1} |",
+            s.step,
+            s.status,
+            s.green_percent,
+            s.aws_calls,
+            calls.join(", "),
+            s.latency_ms.median,
+            s.latency_ms.max
+        );
+    }
+    let _ = writeln!(md, "\n**Targets:**\n");
+    let _ = writeln!(md, "| target | function | measured | result |");
+    let _ = writeln!(md, "|---|---|---|---|");
+    for t in &r.targets {
+        let result = match (&t.pass, &t.reason) {
+            (true, _) => "pass".to_string(),
+            (false, Some(reason)) => format!("**miss**: {reason}"),
+            (false, None) => "**miss**".to_string(),
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {result} |",
+            t.target, t.subject, t.measured
+        );
+    }
+    md
+}
+
+/// `docs/benchmarks.md`, whole: how the figures are taken, this run's tables, and what they
+/// miss. Every figure in the prose comes from this run, and a note on a missed target is only
+/// written when the target was missed, so the page says what the tables show.
+pub fn benchmarks_page(r: &Results, tables: &str) -> String {
+    let floor = r.functions.iter().find(|f| f.name == FLOOR.name);
+    let functions: Vec<&FunctionResult> = r
+        .functions
+        .iter()
+        .filter(|f| f.name != FLOOR.name)
+        .collect();
+    let per = |value: f64, base: Option<f64>| value / base.unwrap_or(0.0).max(f64::MIN_POSITIVE);
+    let range = |values: &[f64]| {
+        let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        match (format!("{low:.1}"), format!("{high:.1}")) {
+            _ if values.is_empty() => "–".to_string(),
+            (low, high) if low == high => low,
+            (low, high) => format!("{low}–{high}"),
+        }
+    };
+    let missed = |prefix: &str| {
+        r.targets
+            .iter()
+            .any(|t| !t.pass && t.target.starts_with(prefix))
+    };
+    let cold_runs = r.functions.first().map_or(0, |f| f.cold_start_ms.runs);
+    let warm_runs = r.functions.first().map_or(0, |f| f.warm_ms.runs);
+    let probe_requests = r
+        .probe_throughput
+        .iter()
+        .map(|t| t.requests)
+        .max()
+        .unwrap_or(0);
+
+    let mut md = String::new();
+    md.push_str("# Benchmarks\n\n");
+    md.push_str(
+        "<!-- Written by `make bench` (tests/src/bin/measure/report.rs, `benchmarks_page`) from its \
+         own measurements: change the text there, not here. -->\n\n",
+    );
+    md.push_str(
+        "`make bench` builds the release binaries the way `sam build` does (`cargo lambda build \
+         --release`, x86_64 and arm64, zip output), then runs `measure` \
+         (`tests/src/bin/measure/`) from the x86_64 build: each function's release binary runs \
+         under the bench's Lambda Runtime API with its AWS calls on moto, next to `runtime-floor` \
+         (a minimal `lambda_runtime` echo) measured the same way. It writes `bench/results.json` \
+         (machine-readable), `bench/results.md` (the tables) and this page, and prints the \
+         tables. From a clean checkout it takes about 40 minutes on 2 cores (two release builds; \
+         the measurements themselves take about a minute). `BENCH_ARM64=0 make bench` skips the \
+         arm64 build. `measure --quick` only checks the harness: it writes \
+         `bench/results-quick.*` (scratch, ignored by git) and leaves this page alone.\n\n",
+    );
+    md.push_str("## How each figure is taken\n\n");
+    let _ = writeln!(
+        md,
+        "- **Cold start**: spawn of a fresh process → the first invocation's response (median of \
+         {cold_runs} processes).\n\
+         - **Init**: spawn → the process's first `GET /runtime/invocation/next`, what Lambda \
+         reports as Init Duration; measured once as the machine is and once with `SSL_CERT_FILE` \
+         naming the system CA bundle.\n\
+         - **Warm latency**: {warm_runs} invocations of one process, timed at the Runtime API.\n\
+         - **Peak RSS**: `VmHWM` from `/proc/<pid>/status`.\n\
+         - **Sizes**: the stripped binary and the `bootstrap.zip` cargo lambda makes.\n\
+         - **Probe throughput**: validate-traffic's own figure (requests over `spent_ms` of its \
+         `verdict` log line), {probe_requests} requests against a local keep-alive server, checked \
+         against the requests the server answered.\n\
+         - **shift-traffic's AWS calls** are counted at the bench's AWS front.\n\
+         - **The verdict figures** are timed inside the measuring binary, which the same release \
+         build makes with the functions' settings; `cargo bench -p validate-traffic --bench \
+         verdict` runs the same probe under criterion.\n"
+    );
+    md.push_str("## Results\n\n");
+    md.push_str(tables.trim_end());
+    md.push_str("\n\n## What the numbers miss, and why\n\n");
+
+    let floor_cold = floor.map(|f| f.cold_start_ms.median);
+    let floor_init = floor.map(|f| f.init_ms.median);
+    if missed("cold start") {
+        let factors: Vec<f64> = functions
+            .iter()
+            .map(|f| per(f.cold_start_ms.median, floor_cold))
+            .collect();
+        let validate_calls = functions
+            .iter()
+            .find(|f| f.name == VALIDATE_TRAFFIC.name)
+            .map_or(0, |f| f.cold_aws_calls);
+        let _ = writeln!(
+            md,
+            "- **Cold start is {}× the floor, not within {COLD_START_FACTOR}×.** The floor answers \
+             an echo; each function's first invocation also does its work (validate-traffic: \
+             {validate_calls} AWS calls to moto, a Python emulator, plus a 10-request probe; \
+             notify-slack: a KMS decrypt and a Slack post; shift-traffic: a `DescribeListeners`). \
+             Against moto no function that calls AWS on its first invocation can meet the target, \
+             so the bench also measures init on its own.",
+            range(&factors)
+        );
+    }
+    if missed("init") {
+        let factors: Vec<f64> = functions
+            .iter()
+            .map(|f| per(f.init_ms.median, floor_init))
+            .collect();
+        let bundle: Vec<f64> = functions.iter().map(|f| f.init_bundle_ms.median).collect();
+        let store = match std::fs::read_dir("/etc/ssl/certs") {
+            Ok(entries) => format!(
+                "On the measuring machine the store is a bundle plus a directory of one file per \
+                 root ({} entries in `/etc/ssl/certs`), and both are read",
+                entries.count()
+            ),
+            Err(_) => "On the measuring machine the store is read from the system's \
+                       certificate files"
+                .to_string(),
+        };
+        let _ = writeln!(
+            md,
+            "- **Init is {}× the floor's, and most of it is the system trust store.** The AWS \
+             SDK's HTTPS client loads the system's root certificates when it is built, and \
+             validate-traffic and notify-slack build a second HTTPS client (reqwest, for the probe \
+             and for Slack) that loads them again. {store}; with `SSL_CERT_FILE` naming the bundle \
+             alone, init drops to {} ms (the `SSL_CERT_FILE` row). Amazon Linux keeps its roots in \
+             bundle files rather than one file per root, so that row is the closer picture of \
+             Lambda's `provided.al2023`; we have not measured on Lambda itself. What remains is \
+             parsing the roots (once per client), reading configuration and building the SDK \
+             config and clients. Handing one loaded root store to both the SDK and reqwest would \
+             save the second load; from a bundle file that is worth about a millisecond, so we \
+             have not traded the SDK's own trust-store handling for it.",
+            range(&factors),
+            range(&bundle)
+        );
+    }
+    if !r.probe_throughput.is_empty() {
+        let rss: Vec<f64> = r
+            .probe_throughput
+            .iter()
+            .map(|t| t.peak_rss_kib as f64 / 1024.0)
+            .collect();
+        let _ = writeln!(
+            md,
+            "- **validate-traffic's largest probe** (`PROBE_REQUESTS={probe_requests}`, the \
+             throughput rows) peaks at {} MiB: a request is created only when one of the \
+             `PROBE_CONCURRENCY` slots frees up, so memory follows the concurrency and the stored \
+             samples, not the request count.",
+            range(&rss)
+        );
+    }
+    md.push_str(
+        "- The machine is shared with other builds; the load average is printed with the tables, \
+         and figures move by a few percent between runs.\n",
+    );
+    md
+}

@@ -1,0 +1,195 @@
+//! What a run produced (serialized as `bench/results.json`: the field order is the file's),
+//! how each figure was taken (`method`), and the targets of issue 7 it is held to.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::Plan;
+use crate::host::{Machine, Size};
+use crate::stats::Summary;
+use crate::subjects::{FLOOR, VALIDATE_TRAFFIC};
+
+pub const MIB: f64 = 1024.0 * 1024.0;
+
+// Targets from issue 7.
+pub const COLD_START_FACTOR: f64 = 1.5;
+pub const RSS_LIMIT_MIB: f64 = 20.0;
+pub const ZIP_LIMIT_MIB: f64 = 4.0;
+pub const PROBE_RATE_TARGET: f64 = 5_000.0;
+
+#[derive(Debug, Serialize)]
+pub struct Results {
+    pub machine: Machine,
+    pub quick: bool,
+    /// How the figures were taken, in words.
+    pub method: BTreeMap<&'static str, String>,
+    pub functions: Vec<FunctionResult>,
+    pub probe_throughput: Vec<Throughput>,
+    pub verdict_micro: Vec<MicroBench>,
+    pub shift_steps: Vec<StepResult>,
+    pub targets: Vec<TargetCheck>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FunctionResult {
+    pub name: String,
+    pub event: String,
+    pub cold_start_ms: Summary,
+    /// Spawn → first `invocation/next` request of the cold processes (Lambda's Init Duration).
+    pub init_ms: Summary,
+    /// The same with `SSL_CERT_FILE` naming the system bundle, so the trust store is one file
+    /// (as on Lambda's images) instead of Debian's directory of one file per root.
+    pub init_bundle_ms: Summary,
+    /// AWS calls the first invocation made (the cold start includes them).
+    pub cold_aws_calls: usize,
+    pub warm_ms: Summary,
+    pub warm_aws_calls_per_invocation: f64,
+    pub peak_rss_kib: u64,
+    pub sizes: BTreeMap<String, Size>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Throughput {
+    pub concurrency: u32,
+    pub requests: u32,
+    /// Median over the runs of `requests / spent_ms` from the function's verdict log line.
+    pub requests_per_s: f64,
+    pub runs: Vec<f64>,
+    /// Requests the local server answered per run (must equal `requests`).
+    pub server_requests: Vec<u64>,
+    pub peak_rss_kib: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MicroBench {
+    pub name: String,
+    pub source: String,
+    pub median_us: f64,
+    pub mean_us: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StepResult {
+    pub step: usize,
+    pub status: String,
+    pub green_percent: f64,
+    pub aws_calls: usize,
+    pub calls: BTreeMap<String, usize>,
+    pub latency_ms: Summary,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TargetCheck {
+    pub target: String,
+    pub subject: String,
+    pub measured: String,
+    pub pass: bool,
+    pub reason: Option<String>,
+}
+
+pub fn method(plan: Plan) -> BTreeMap<&'static str, String> {
+    BTreeMap::from([
+        ("cold_start", format!("spawn of a fresh process under the bench's Runtime API → first invocation's response; median of {} processes", plan.cold_runs)),
+        ("init", "spawn of the same fresh processes → their first GET /runtime/invocation/next (what Lambda reports as Init Duration)".into()),
+        ("init_bundle", "init again with SSL_CERT_FILE set to the system CA bundle, so the TLS stacks read one file instead of the certificate directory".into()),
+        ("warm", format!("{} invocations of one process after a discarded first one, timed at the Runtime API (event queued → response)", plan.warm_runs)),
+        ("peak_rss", "VmHWM of /proc/<pid>/status after the warm invocations (and the highest of the cold processes)".into()),
+        ("sizes", "target/<triple>/release/<bin> (profile strip = true) and target/lambda/<arch>/<bin>/bootstrap.zip from cargo lambda build --release --output-format zip".into()),
+        ("probe_throughput", format!("validate-traffic with TARGET_URL on a local keep-alive axum server, {} requests per run, median of {} runs after a discarded one; requests / spent_ms of the verdict log line (includes the GetDeployment lookup)", plan.probe_requests, plan.throughput_runs)),
+        ("verdict_micro", "validate_traffic::verdict timed in this binary (same release build as the functions), on the probe of benches/verdict.rs".into()),
+        ("shift_steps", format!("{} canary walks (Canary10Percent5Minutes, alarm gate, time_scale 1/300); AWS calls counted at the bench's AWS front", plan.walks)),
+    ])
+}
+
+pub fn check_targets(functions: &[FunctionResult], throughput: &[Throughput]) -> Vec<TargetCheck> {
+    let mut checks = Vec::new();
+    let floor = functions.iter().find(|f| f.name == FLOOR.name);
+    let floor_cold = floor.map_or(0.0, |f| f.cold_start_ms.median);
+    let floor_warm = floor.map_or(0.0, |f| f.warm_ms.median);
+    let floor_init = floor.map_or(0.0, |f| f.init_ms.median);
+    for f in functions.iter().filter(|f| f.name != FLOOR.name) {
+        let factor = f.cold_start_ms.median / floor_cold.max(f64::MIN_POSITIVE);
+        let pass = factor <= COLD_START_FACTOR;
+        // What start-up itself costs: the cold first invocation minus the same work warm.
+        let startup = f.cold_start_ms.median - f.warm_ms.median;
+        let floor_startup = floor_cold - floor_warm;
+        checks.push(TargetCheck {
+            target: format!("cold start ≤ {COLD_START_FACTOR}× floor"),
+            subject: f.name.clone(),
+            measured: format!(
+                "{:.1} ms = {factor:.1}× floor ({floor_cold:.1} ms)",
+                f.cold_start_ms.median
+            ),
+            pass,
+            reason: (!pass).then(|| {
+                format!(
+                    "the first invocation does the function's work: {} AWS calls to moto (a Python emulator) and its HTTP, {:.1} ms warm; start-up alone (cold − warm) is {startup:.1} ms against the floor's {floor_startup:.1} ms",
+                    f.cold_aws_calls, f.warm_ms.median
+                )
+            }),
+        });
+        let init_factor = f.init_ms.median / floor_init.max(f64::MIN_POSITIVE);
+        let init_pass = init_factor <= COLD_START_FACTOR;
+        checks.push(TargetCheck {
+            target: format!("init ≤ {COLD_START_FACTOR}× floor's init"),
+            subject: f.name.clone(),
+            measured: format!(
+                "{:.1} ms = {init_factor:.1}× floor ({floor_init:.1} ms)",
+                f.init_ms.median
+            ),
+            pass: init_pass,
+            reason: (!init_pass).then(|| {
+                format!(
+                    "most of init is loading the system trust store (the AWS SDK loads it, and a function with its own HTTP client loads it again); from one bundle file init is {:.1} ms, the rest is configuration and building the SDK config and clients",
+                    f.init_bundle_ms.median
+                )
+            }),
+        });
+        let rss = f.peak_rss_kib as f64 / 1024.0;
+        checks.push(TargetCheck {
+            target: format!("peak RSS < {RSS_LIMIT_MIB} MiB"),
+            subject: f.name.clone(),
+            measured: format!("{rss:.1} MiB"),
+            pass: rss < RSS_LIMIT_MIB && f.peak_rss_kib > 0,
+            reason: (rss >= RSS_LIMIT_MIB).then(|| "see the notes".to_string()),
+        });
+        for (arch, size) in &f.sizes {
+            let (pass, measured, reason) = match size.zip_bytes {
+                Some(bytes) => {
+                    let mib = bytes as f64 / MIB;
+                    (
+                        mib < ZIP_LIMIT_MIB,
+                        format!("{mib:.2} MiB"),
+                        (mib >= ZIP_LIMIT_MIB).then(|| "see the notes".to_string()),
+                    )
+                }
+                None => (
+                    false,
+                    "not built".into(),
+                    Some(format!(
+                        "no {arch} zip: cargo lambda build for {arch} did not run"
+                    )),
+                ),
+            };
+            checks.push(TargetCheck {
+                target: format!("zip < {ZIP_LIMIT_MIB} MiB ({arch})"),
+                subject: f.name.clone(),
+                measured,
+                pass,
+                reason,
+            });
+        }
+    }
+    if let Some(t) = throughput.iter().find(|t| t.concurrency == 64) {
+        let pass = t.requests_per_s >= PROBE_RATE_TARGET;
+        checks.push(TargetCheck {
+            target: format!("≥ {PROBE_RATE_TARGET:.0} probe requests/s at concurrency 64"),
+            subject: VALIDATE_TRAFFIC.name.into(),
+            measured: format!("{:.0} requests/s", t.requests_per_s),
+            pass,
+            reason: (!pass).then(|| "see the notes".to_string()),
+        });
+    }
+    checks
+}

@@ -1,0 +1,249 @@
+//! The measurements through the Runtime API: each subject's cold starts, init and warm
+//! invocations; validate-traffic's probe throughput; shift-traffic's canary walks.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use rollout_bench::{InvokeOutcome, LambdaFn};
+
+use crate::ctx::Ctx;
+use crate::host::{sizes, system_ca_bundle, vm_hwm_kib};
+use crate::results::{FunctionResult, StepResult, Throughput};
+use crate::stats::{median, ms, summary};
+use crate::subjects::{SHIFT_TRAFFIC, Subject, VALIDATE_TRAFFIC};
+use crate::{BenchError, Plan, invalid};
+
+/// The probe concurrencies of the throughput rows.
+const CONCURRENCY: [u32; 3] = [1, 8, 64];
+
+pub async fn measure_function(
+    ctx: &Ctx,
+    subject: &Subject,
+    plan: Plan,
+) -> Result<FunctionResult, BenchError> {
+    // Cold: a fresh process per sample, timed from spawn to the first response.
+    let mut cold = Vec::with_capacity(plan.cold_runs);
+    let mut init = Vec::with_capacity(plan.cold_runs);
+    let mut peak_rss_kib = 0;
+    let mut cold_aws_calls = 0;
+    for _ in 0..plan.cold_runs {
+        let calls_before = ctx.bench.front.calls().len();
+        let lambda = ctx.start(subject).await;
+        ctx.invoke_checked(subject, &lambda).await?;
+        cold.push(ms(lambda.started_at().elapsed()));
+        init.extend(lambda.init_duration().map(ms));
+        cold_aws_calls = ctx.bench.front.calls().len() - calls_before;
+        peak_rss_kib = peak_rss_kib.max(lambda.pid().and_then(vm_hwm_kib).unwrap_or(0));
+    }
+
+    // Init again with the trust store read from one bundle file: the difference is the
+    // directory scan, which the local machine has and Lambda's images do not.
+    let mut init_bundle = Vec::with_capacity(plan.cold_runs);
+    if let Some(bundle) = system_ca_bundle() {
+        for _ in 0..plan.cold_runs {
+            let mut env = ctx.env(subject);
+            env.push(("SSL_CERT_FILE".into(), bundle.into()));
+            let lambda = ctx.start_with(subject, env).await;
+            ctx.invoke_checked(subject, &lambda).await?;
+            init_bundle.extend(lambda.init_duration().map(ms));
+        }
+    }
+
+    // Warm: one process, the first invocation discarded.
+    let lambda = ctx.start(subject).await;
+    ctx.invoke_checked(subject, &lambda).await?;
+    let calls_before = ctx.bench.front.calls().len();
+    let mut warm = Vec::with_capacity(plan.warm_runs);
+    for _ in 0..plan.warm_runs {
+        let invocation = ctx.invoke_checked(subject, &lambda).await?;
+        warm.push(ms(invocation.elapsed));
+    }
+    let warm_calls = ctx.bench.front.calls().len() - calls_before;
+    peak_rss_kib = peak_rss_kib.max(lambda.pid().and_then(vm_hwm_kib).unwrap_or(0));
+
+    Ok(FunctionResult {
+        name: subject.name.to_string(),
+        event: subject.measured.to_string(),
+        cold_start_ms: summary(&cold),
+        init_ms: summary(&init),
+        init_bundle_ms: summary(&init_bundle),
+        cold_aws_calls,
+        warm_ms: summary(&warm),
+        warm_aws_calls_per_invocation: warm_calls as f64 / plan.warm_runs.max(1) as f64,
+        peak_rss_kib,
+        sizes: sizes(subject.name),
+    })
+}
+
+/// validate-traffic against a fast local keep-alive server, `TARGET_URL` set (no discovery, no
+/// proxy). The figure is the function's own: requests over `spent_ms` from its verdict line,
+/// checked against the requests the server answered.
+pub async fn probe_throughput(ctx: &Ctx, plan: Plan) -> Result<Vec<Throughput>, BenchError> {
+    let answered = Arc::new(AtomicU64::new(0));
+    let counter = answered.clone();
+    let router = axum::Router::new().fallback(move || {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::Relaxed);
+            "checkout v2 ok"
+        }
+    });
+    let listener = rollout_bench::bind_local().await;
+    let url = format!(
+        "http://{}",
+        listener.local_addr().map_err(|source| BenchError::Io {
+            path: "local server".into(),
+            source
+        })?
+    );
+    rollout_bench::serve(listener, router);
+
+    let subject = &VALIDATE_TRAFFIC;
+    let name = subject.name;
+    let mut out = Vec::new();
+    for concurrency in CONCURRENCY {
+        let mut env = ctx.bench.aws_env();
+        for (k, v) in [
+            ("TARGET_URL", url.clone()),
+            ("PROBE_REQUESTS", plan.probe_requests.to_string()),
+            ("PROBE_CONCURRENCY", concurrency.to_string()),
+            ("EXPECTED_STATUS", "200".into()),
+            ("BODY_CONTAINS", "v2".into()),
+            ("READINESS_TIMEOUT_MS", "0".into()),
+        ] {
+            env.push((k.to_string(), v));
+        }
+        let lambda = ctx.start_with(subject, env).await;
+        // The first run opens the connections; it is not counted.
+        ctx.invoke_checked(subject, &lambda).await?;
+        let mut runs = Vec::new();
+        let mut server_requests = Vec::new();
+        for _ in 0..plan.throughput_runs {
+            let before = answered.load(Ordering::Relaxed);
+            ctx.invoke_checked(subject, &lambda).await?;
+            let served = answered.load(Ordering::Relaxed) - before;
+            let verdict = last_record(&lambda, "verdict")
+                .ok_or_else(|| invalid(name, "no verdict log line"))?;
+            let requests = verdict.get("requests").and_then(Value::as_u64).unwrap_or(0);
+            let spent_ms = verdict.get("spent_ms").and_then(Value::as_u64).unwrap_or(0);
+            if requests != u64::from(plan.probe_requests) || served != requests {
+                return Err(invalid(
+                    name,
+                    format!("probe counted {requests} requests, the server answered {served}"),
+                ));
+            }
+            runs.push(requests as f64 * 1000.0 / spent_ms.max(1) as f64);
+            server_requests.push(served);
+        }
+        out.push(Throughput {
+            concurrency,
+            requests: plan.probe_requests,
+            requests_per_s: median(&runs),
+            runs,
+            server_requests,
+            peak_rss_kib: lambda.pid().and_then(vm_hwm_kib).unwrap_or(0),
+        });
+    }
+    Ok(out)
+}
+
+fn last_record(lambda: &LambdaFn, message: &str) -> Option<Value> {
+    lambda
+        .log_records()
+        .into_iter()
+        .rev()
+        .map(|r| r.get("fields").cloned().unwrap_or(r))
+        .find(|f| f.get("message").and_then(Value::as_str) == Some(message))
+}
+
+/// One step's figures over the walks; the calls by operation are those of the first walk.
+struct StepSamples {
+    status: String,
+    green_percent: f64,
+    calls: BTreeMap<String, usize>,
+    latencies: Vec<f64>,
+    counts: Vec<usize>,
+}
+
+/// Whole canary walks (start, steps, bake check), each followed by a rollback that is not
+/// counted. Calls are counted at the AWS front.
+pub async fn canary_walks(ctx: &Ctx, plan: Plan) -> Result<Vec<StepResult>, BenchError> {
+    let subject = &SHIFT_TRAFFIC;
+    let name = subject.name;
+    let lambda = ctx.start(subject).await;
+    ctx.invoke_checked(subject, &lambda).await?;
+    let mut steps: Vec<StepSamples> = Vec::new();
+    for _ in 0..plan.walks {
+        let mut input = ctx.shift_spec.clone();
+        input["action"] = json!("start");
+        for index in 0.. {
+            if index >= 20 {
+                return Err(invalid(name, "the canary did not finish in 20 steps"));
+            }
+            let before = ctx.bench.front.calls().len();
+            let invocation = lambda.invoke(input.clone()).await;
+            let InvokeOutcome::Response(out) = invocation.outcome.clone() else {
+                return Err(invalid(
+                    name,
+                    format!("step {index}: {:?}", invocation.outcome),
+                ));
+            };
+            let calls = ctx.bench.front.calls()[before..].to_vec();
+            let status = out
+                .get("status")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string();
+            if status == "RolledBack" {
+                return Err(invalid(name, format!("step {index} rolled back: {out}")));
+            }
+            if steps.len() <= index {
+                let mut by_operation = BTreeMap::new();
+                for call in &calls {
+                    *by_operation.entry(call.operation.clone()).or_insert(0) += 1;
+                }
+                let green = out
+                    .get("green_percent")
+                    .and_then(Value::as_f64)
+                    .unwrap_or(0.0);
+                steps.push(StepSamples {
+                    status,
+                    green_percent: green,
+                    calls: by_operation,
+                    latencies: Vec::new(),
+                    counts: Vec::new(),
+                });
+            }
+            steps[index].latencies.push(ms(invocation.elapsed));
+            steps[index].counts.push(calls.len());
+            if out.get("done").and_then(Value::as_bool).unwrap_or(true) {
+                break;
+            }
+            let wait = out.get("wait_seconds").and_then(Value::as_u64).unwrap_or(0);
+            tokio::time::sleep(Duration::from_secs(wait)).await;
+            input = out;
+        }
+        let mut reset = ctx.shift_spec.clone();
+        reset["action"] = json!("rollback");
+        reset["reason"] = json!("benchmark reset");
+        if !lambda.invoke(reset).await.is_ok() {
+            return Err(invalid(name, "rollback between walks failed"));
+        }
+    }
+    Ok(steps
+        .into_iter()
+        .enumerate()
+        .map(|(step, samples)| StepResult {
+            step,
+            status: samples.status,
+            green_percent: samples.green_percent,
+            aws_calls: samples.counts.iter().copied().max().unwrap_or(0),
+            calls: samples.calls,
+            latency_ms: summary(&samples.latencies),
+        })
+        .collect())
+}

@@ -1,0 +1,123 @@
+//! The measured binaries, one entry each: what each is started with, what it is invoked with,
+//! and how a measurement knows the invocation did its job. Everything else in `measure` treats
+//! the four alike; adding a function to the bench is adding an entry here.
+
+use serde_json::{Value, json};
+
+use crate::ctx::Ctx;
+
+/// One binary `make bench` measures.
+#[derive(Clone, Copy)]
+pub struct Subject {
+    /// The binary's name (the function crate's).
+    pub name: &'static str,
+    /// What the measured invocation does, in words (`event` in the results and the tables).
+    pub measured: &'static str,
+    /// The function's own environment, on top of the bench's AWS variables.
+    pub env: fn(&Ctx) -> Vec<(&'static str, String)>,
+    /// The event of the `n`th invocation: a fresh one each time, since hook executions take one
+    /// status and SNS message ids are remembered.
+    pub event: fn(&Ctx, u64) -> Value,
+    /// Checks, from what reached the bench, that an invocation did its job; `response` is what
+    /// the function returned, `posts_before` the Slack posts before the invocation.
+    pub check: fn(&Ctx, &Value, usize) -> Result<(), String>,
+}
+
+/// A minimal `lambda_runtime` echo: the start-up and invocation cost of the runtime alone.
+pub const FLOOR: Subject = Subject {
+    name: "runtime-floor",
+    measured: "`{\"hello\":\"world\"}` echoed",
+    env: |_| vec![],
+    event: |_, n| json!({"hello": "world", "n": n}),
+    check: |_, response, _| match response.get("hello") {
+        Some(_) => Ok(()),
+        None => Err(format!("echo returned {response}")),
+    },
+};
+
+pub const VALIDATE_TRAFFIC: Subject = Subject {
+    name: "validate-traffic",
+    measured: "AfterAllowTestTraffic hook: discovery, 10-request probe, report, SNS event",
+    env: |ctx| {
+        vec![
+            ("HTTP_PROXY", ctx.proxy_url.clone()),
+            ("NO_PROXY", "127.0.0.1,localhost".into()),
+            ("PROBE_PATHS", "/,/health".into()),
+            ("PROBE_REQUESTS", "10".into()),
+            ("PROBE_CONCURRENCY", "4".into()),
+            ("EXPECTED_STATUS", "200-299".into()),
+            ("BODY_CONTAINS", "v2".into()),
+            ("MAX_P95_MS", "500".into()),
+            ("READINESS_TIMEOUT_MS", "0".into()),
+            ("NOTIFICATION_TOPIC_ARN", ctx.world.topic_arn.clone()),
+        ]
+    },
+    event: |ctx, n| {
+        json!({
+            "DeploymentId": ctx.deployment_id,
+            "LifecycleEventHookExecutionId": format!("YmVuY2gtaG9vay{n:010}"),
+        })
+    },
+    check: |ctx, response, _| {
+        let reported = ctx
+            .bench
+            .front
+            .hook_reports()
+            .last()
+            .map(|r| r.status.clone());
+        if reported.as_deref() == Some("Succeeded") {
+            Ok(())
+        } else {
+            Err(format!("hook reported {reported:?}, response {response}"))
+        }
+    },
+};
+
+pub const SHIFT_TRAFFIC: Subject = Subject {
+    name: "shift-traffic",
+    measured: "`status` of a canary spec (reads the listener)",
+    env: |ctx| {
+        vec![
+            ("NOTIFICATION_TOPIC_ARN", ctx.world.topic_arn.clone()),
+            ("LEASE_TABLE_NAME", rollout_bench::world::LEASE_TABLE.into()),
+        ]
+    },
+    event: |ctx, _| {
+        let mut spec = ctx.shift_spec.clone();
+        spec["action"] = json!("status");
+        spec
+    },
+    check: |_, response, _| match response.get("status") {
+        Some(_) => Ok(()),
+        None => Err(format!("no status in {response}")),
+    },
+};
+
+pub const NOTIFY_SLACK: Subject = Subject {
+    name: "notify-slack",
+    measured: "CodeDeploy FAILED trigger via SNS → Slack (KMS once per process)",
+    env: |ctx| {
+        vec![
+            ("SLACK_WEBHOOK_URL_ENCRYPTED", ctx.ciphertext.clone()),
+            ("SLACK_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1".into()),
+            ("SLACK_MENTION", "<!here>".into()),
+        ]
+    },
+    event: |ctx, n| {
+        let mut event = ctx.slack_event.clone();
+        event["Records"][0]["Sns"]["MessageId"] =
+            json!(format!("6b0e71bd-7e97-4d97-80ce-{n:012x}"));
+        event
+    },
+    check: |ctx, _, posts_before| {
+        let posts = ctx.bench.slack.posts();
+        if posts.len() > posts_before && posts.iter().skip(posts_before).all(|p| p.delivered()) {
+            Ok(())
+        } else {
+            Err("no message delivered to Slack".into())
+        }
+    },
+};
+
+/// Every subject, in the order of the results: the floor first, then the functions.
+pub const SUBJECTS: [Subject; 4] = [FLOOR, VALIDATE_TRAFFIC, SHIFT_TRAFFIC, NOTIFY_SLACK];
