@@ -16,7 +16,9 @@ use serde_json::{Value, json};
 use crate::asl::{Ending, Execution, state_machine};
 use crate::fixtures;
 use crate::target::{Behavior, HttpTarget};
-use crate::world::{ALARM, APPLICATION, DEPLOYMENT_GROUP, ReleaseWorld, TEST_PORT, create_alarm};
+use crate::world::{
+    ALARM, APPLICATION, DEPLOYMENT_GROUP, ReleaseWorld, TEST_PORT, create_alarm, env_refs,
+};
 use crate::{Bench, ForwardProxy, InvokeOutcome, LambdaFn};
 
 /// What goes wrong in the release.
@@ -472,42 +474,17 @@ async fn start_functions(
     ciphertext: &str,
 ) -> Functions {
     let proxy_url = proxy.url();
-    let validate = LambdaFn::start(
-        "validate-traffic",
-        bench,
-        &[
-            ("HTTP_PROXY", proxy_url.as_str()),
-            ("NO_PROXY", "127.0.0.1,localhost"),
-            ("PROBE_PATHS", "/,/health"),
-            ("PROBE_REQUESTS", "40"),
-            ("PROBE_CONCURRENCY", "4"),
-            ("EXPECTED_STATUS", "200-299"),
-            ("BODY_CONTAINS", "v2"),
-            ("MAX_P95_MS", "500"),
-            ("READINESS_TIMEOUT_MS", "0"),
-            ("NOTIFICATION_TOPIC_ARN", world.topic_arn.as_str()),
-        ],
-    )
-    .await;
-    let shift = LambdaFn::start(
-        "shift-traffic",
-        bench,
-        &[
-            ("NOTIFICATION_TOPIC_ARN", world.topic_arn.as_str()),
-            ("LEASE_TABLE_NAME", crate::world::LEASE_TABLE),
-        ],
-    )
-    .await;
-    let notify = LambdaFn::start(
-        "notify-slack",
-        bench,
-        &[
-            ("SLACK_WEBHOOK_URL_ENCRYPTED", ciphertext),
-            ("SLACK_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1"),
-            ("SLACK_MENTION", "<!here>"),
-        ],
-    )
-    .await;
+    let env = |name: &str| {
+        crate::world::function_env(name, world, &proxy_url, ciphertext).unwrap_or_default()
+    };
+    let (validate_env, shift_env, notify_env) = (
+        env("validate-traffic"),
+        env("shift-traffic"),
+        env("notify-slack"),
+    );
+    let validate = LambdaFn::start("validate-traffic", bench, &env_refs(&validate_env)).await;
+    let shift = LambdaFn::start("shift-traffic", bench, &env_refs(&shift_env)).await;
+    let notify = LambdaFn::start("notify-slack", bench, &env_refs(&notify_env)).await;
     Functions {
         validate,
         shift,

@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 
 use crate::front::{HookReport, SnsPublish};
 use crate::target::{Behavior, HttpTarget, TargetRequest};
-use crate::world::{LEASE_TABLE, ReleaseWorld, TEST_PORT};
+use crate::world::{ReleaseWorld, TEST_PORT, env_refs, function_env};
 use crate::{Bench, ForwardProxy, Invocation, InvokeOutcome, LambdaFn, workspace_root};
 
 /// The three functions of the workspace.
@@ -271,17 +271,8 @@ pub async fn run(function: Function, event: Value, quiet: bool) -> Report {
                 .encrypt_webhook(&config, &bench.slack.webhook_url(), Some(function.name()))
                 .await;
             out.progress("webhook URL of the Slack fake encrypted under the world's KMS key");
-            let lambda = start(
-                &mut out,
-                function,
-                &bench,
-                &[
-                    ("SLACK_WEBHOOK_URL_ENCRYPTED", ciphertext.as_str()),
-                    ("SLACK_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1"),
-                    ("SLACK_MENTION", "<!here>"),
-                ],
-            )
-            .await;
+            let env = function_env(function.name(), &world, "", &ciphertext).unwrap_or_default();
+            let lambda = start(&mut out, function, &bench, &env_refs(&env)).await;
             let invocation = invoke(&mut out, &lambda, &substitutions, &event).await;
             let posts = bench
                 .slack
@@ -318,25 +309,8 @@ pub async fn run(function: Function, event: Value, quiet: bool) -> Report {
                  behind the test listener through the forward proxy",
                 green.addr()
             ));
-            let proxy_url = proxy.url();
-            let lambda = start(
-                &mut out,
-                function,
-                &bench,
-                &[
-                    ("HTTP_PROXY", proxy_url.as_str()),
-                    ("NO_PROXY", "127.0.0.1,localhost"),
-                    ("PROBE_PATHS", "/,/health"),
-                    ("PROBE_REQUESTS", "40"),
-                    ("PROBE_CONCURRENCY", "4"),
-                    ("EXPECTED_STATUS", "200-299"),
-                    ("BODY_CONTAINS", "v2"),
-                    ("MAX_P95_MS", "500"),
-                    ("READINESS_TIMEOUT_MS", "0"),
-                    ("NOTIFICATION_TOPIC_ARN", world.topic_arn.as_str()),
-                ],
-            )
-            .await;
+            let env = function_env(function.name(), &world, &proxy.url(), "").unwrap_or_default();
+            let lambda = start(&mut out, function, &bench, &env_refs(&env)).await;
             let invocation = invoke(&mut out, &lambda, &substitutions, &event).await;
             Report::new(
                 function,
@@ -364,16 +338,8 @@ pub async fn run(function: Function, event: Value, quiet: bool) -> Report {
                 short_arn(&arn),
                 weights_text(before)
             ));
-            let lambda = start(
-                &mut out,
-                function,
-                &bench,
-                &[
-                    ("NOTIFICATION_TOPIC_ARN", world.topic_arn.as_str()),
-                    ("LEASE_TABLE_NAME", LEASE_TABLE),
-                ],
-            )
-            .await;
+            let env = function_env(function.name(), &world, "", "").unwrap_or_default();
+            let lambda = start(&mut out, function, &bench, &env_refs(&env)).await;
             let invocation = invoke(&mut out, &lambda, &substitutions, &event).await;
             let after = weights(&config, &world, &target).await;
             Report::new(

@@ -30,6 +30,47 @@ pub async fn create_alarm(config: &SdkConfig) {
     .await;
 }
 
+/// How the demo and `make invoke` configure each function on the bench: validate-traffic
+/// probes green through the forward proxy at `proxy_url`, notify-slack posts to the webhook
+/// encrypted in `ciphertext`. `None` for a name that is not one of ours.
+pub fn function_env(
+    function: &str,
+    world: &ReleaseWorld,
+    proxy_url: &str,
+    ciphertext: &str,
+) -> Option<Vec<(&'static str, String)>> {
+    let pairs: Vec<(&'static str, &str)> = match function {
+        "validate-traffic" => vec![
+            ("HTTP_PROXY", proxy_url),
+            ("NO_PROXY", "127.0.0.1,localhost"),
+            ("PROBE_PATHS", "/,/health"),
+            ("PROBE_REQUESTS", "40"),
+            ("PROBE_CONCURRENCY", "4"),
+            ("EXPECTED_STATUS", "200-299"),
+            ("BODY_CONTAINS", "v2"),
+            ("MAX_P95_MS", "500"),
+            ("READINESS_TIMEOUT_MS", "0"),
+            ("NOTIFICATION_TOPIC_ARN", world.topic_arn.as_str()),
+        ],
+        "shift-traffic" => vec![
+            ("NOTIFICATION_TOPIC_ARN", world.topic_arn.as_str()),
+            ("LEASE_TABLE_NAME", LEASE_TABLE),
+        ],
+        "notify-slack" => vec![
+            ("SLACK_WEBHOOK_URL_ENCRYPTED", ciphertext),
+            ("SLACK_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1"),
+            ("SLACK_MENTION", "<!here>"),
+        ],
+        _ => return None,
+    };
+    Some(pairs.into_iter().map(|(k, v)| (k, v.to_string())).collect())
+}
+
+/// `(name, value)` pairs borrowed, as `LambdaFn::start` takes them.
+pub fn env_refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
 /// The lease table as `template.yaml` declares it: on-demand, keyed by the target ARN.
 pub async fn create_lease_table(dynamodb: &aws_sdk_dynamodb::Client) {
     use aws_sdk_dynamodb::types::{
