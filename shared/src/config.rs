@@ -6,7 +6,7 @@ use std::time::Duration;
 
 /// A configuration value that cannot be used. Names the variable and why, never the value
 /// (some variables hold secrets).
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[error("configuration {var}: {reason}")]
 pub struct ConfigError {
     pub var: String,

@@ -10,7 +10,9 @@ pub mod diagnostic;
 pub mod event;
 pub mod publish;
 pub mod retry;
+pub mod sdk_http;
 pub mod startup;
+pub mod tls;
 
 pub use config::{ConfigError, Env};
 pub use deadline::{Deadline, Margin};
@@ -20,3 +22,4 @@ pub use event::{
     step_label,
 };
 pub use publish::{PUBLISH_TIMEOUT, PublishFailed, Publisher};
+pub use tls::Tls;

@@ -5,6 +5,9 @@ use std::time::Duration;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
+use crate::sdk_http::ReqwestHttpClient;
+use crate::tls::Tls;
+
 /// Logs go to stdout; Lambda's logging config (`AWS_LAMBDA_LOG_FORMAT=JSON`,
 /// `AWS_LAMBDA_LOG_LEVEL`) selects JSON lines and the level, `RUST_LOG` works locally.
 pub fn init_logging() {
@@ -12,9 +15,13 @@ pub fn init_logging() {
 }
 
 /// The standard chain: region, credentials and `AWS_ENDPOINT_URL[_<SERVICE>]` from the
-/// environment. Loaded once per container and shared by every client.
-pub async fn load_aws_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+/// environment. Loaded once per container and shared by every client; every client sends
+/// through [`ReqwestHttpClient`] with the process's one TLS configuration.
+pub async fn load_aws_config(tls: &Tls) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(ReqwestHttpClient::new(tls.clone()))
+        .load()
+        .await
 }
 
 /// The SDK sets no operation timeout by default, so a call that hangs waits for the Lambda

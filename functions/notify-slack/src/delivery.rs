@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use rollout_kit::Tls;
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -144,8 +145,8 @@ pub struct Slack<W = Http> {
 }
 
 impl Slack {
-    pub fn new(timeout: Duration, policy: Policy) -> Result<Self, reqwest::Error> {
-        Ok(Slack::with_poster(Http::new(timeout)?, timeout, policy))
+    pub fn new(timeout: Duration, policy: Policy, tls: &Tls) -> Result<Self, reqwest::Error> {
+        Ok(Slack::with_poster(Http::new(timeout, tls)?, timeout, policy))
     }
 }
 
@@ -248,8 +249,9 @@ pub struct Http {
 }
 
 impl Http {
-    pub fn new(connect_timeout: Duration) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+    pub fn new(connect_timeout: Duration, tls: &Tls) -> Result<Self, reqwest::Error> {
+        let http = tls
+            .reqwest()
             // A redirect could lead past the host allow-list.
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(connect_timeout)

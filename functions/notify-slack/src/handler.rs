@@ -9,7 +9,7 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use aws_sdk_kms::config::retry::RetryConfig;
 use lambda_runtime::LambdaEvent;
-use rollout_kit::Deadline;
+use rollout_kit::{Deadline, Tls};
 use rollout_kit::startup::with_timeouts;
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -48,8 +48,8 @@ pub struct Deps<P: Ports = Aws> {
 }
 
 impl Deps {
-    pub fn new(config: Config, aws: &SdkConfig) -> Result<Self, Error> {
-        let slack = Slack::new(config.timeout, config.policy)
+    pub fn new(config: Config, aws: &SdkConfig, tls: &Tls) -> Result<Self, Error> {
+        let slack = Slack::new(config.timeout, config.policy, tls)
             .map_err(|e| Error::HttpClient(e.without_url().to_string()))?;
         // Retries are ours (`retry_until` in `secret`), bounded by the invocation's deadline;
         // the SDK's own would sleep past it.

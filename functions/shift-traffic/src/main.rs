@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use lambda_runtime::service_fn;
 use rollout_kit::startup::with_timeouts;
-use rollout_kit::{ConfigError, Env};
+use rollout_kit::{ConfigError, Env, Tls};
 use shift_traffic::{alarms, elb, handler, lease};
 
 /// The function's configuration. What to shift arrives in each invocation's spec.
@@ -78,10 +78,13 @@ fn is_table_name(name: &str) -> bool {
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     rollout_kit::startup::init_logging();
-    let config = Config::from_env(&Env::from_process()).inspect_err(|err| {
-        tracing::error!(error = %err, "invalid configuration");
-    })?;
-    let sdk = rollout_kit::startup::load_aws_config().await;
+    let env = Env::from_process();
+    let (config, tls) = Config::from_env(&env)
+        .and_then(|config| Ok((config, Tls::from_env(&env)?)))
+        .inspect_err(|err| {
+            tracing::error!(error = %err, "invalid configuration");
+        })?;
+    let sdk = rollout_kit::startup::load_aws_config(&tls).await;
     // A hung call must fail (and be retried) well inside the function's timeout; each step
     // also bounds its calls by the invocation's deadline.
     // Shorter than a step's per-call budget (`elb::CALL_BUDGET`), so a hung attempt is

@@ -31,6 +31,7 @@ pub const VARS: &[&str] = &[
     "READINESS_TIMEOUT_MS",
     "DEADLINE_MARGIN_MS",
     "NOTIFICATION_TOPIC_ARN",
+    rollout_kit::tls::CERT_FILE_VAR,
 ];
 
 pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_secs(5);

@@ -9,7 +9,7 @@ use aws_lambda_events::event::codedeploy::CodeDeployLifecycleEvent;
 use aws_sdk_codedeploy::config::retry::RetryConfig;
 use lambda_runtime::LambdaEvent;
 use rollout_kit::startup::with_timeouts;
-use rollout_kit::{ConfigError, Deadline, Env, Margin, PUBLISH_TIMEOUT};
+use rollout_kit::{ConfigError, Deadline, Env, Margin, PUBLISH_TIMEOUT, Tls};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -50,10 +50,15 @@ pub struct Deps<P: Ports = Aws> {
     pub sns: P::Events,
 }
 
-/// The settings (or why they are invalid) and the deadline margin they give.
-pub fn configure(env: &Env) -> (Result<Arc<Setup>, ConfigError>, Margin) {
+/// The settings (or why they are invalid) and the deadline margin they give. `tls` is the
+/// process's TLS configuration, or why `SSL_CERT_FILE` could not be used.
+pub fn configure(
+    env: &Env,
+    tls: Result<&Tls, &ConfigError>,
+) -> (Result<Arc<Setup>, ConfigError>, Margin) {
     let setup = Config::from_env(env).and_then(|config| {
-        let http = probe::build_client(&config)
+        let tls = tls.map_err(ConfigError::clone)?;
+        let http = probe::build_client(&config, tls)
             .map_err(|_| ConfigError::new("TLS_VERIFY", "the HTTP client cannot be built"))?;
         Ok(Arc::new(Setup { config, http }))
     });
@@ -65,8 +70,8 @@ pub fn configure(env: &Env) -> (Result<Arc<Setup>, ConfigError>, Margin) {
 }
 
 impl Deps {
-    pub fn new(env: &Env, sdk: &SdkConfig) -> Deps {
-        let (setup, margin) = configure(env);
+    pub fn new(env: &Env, sdk: &SdkConfig, tls: Result<&Tls, &ConfigError>) -> Deps {
+        let (setup, margin) = configure(env, tls);
         // No client without bounds: a call that hangs must not wait for the Lambda timeout.
         let lookups = with_timeouts(sdk, LOOKUP_ATTEMPT_TIMEOUT, LOOKUP_OPERATION_TIMEOUT);
         let reporting = with_timeouts(sdk, report::ATTEMPT_TIMEOUT, report::ATTEMPT_TIMEOUT);

@@ -42,7 +42,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::error::ErrorMetadata;
 use lambda_runtime::{Context, LambdaEvent};
-use rollout_kit::{Env, Outcome, RolloutEvent};
+use rollout_kit::{Env, Outcome, RolloutEvent, Tls};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -118,7 +118,7 @@ impl Account {
             ("NOTIFICATION_TOPIC_ARN", TOPIC),
         ];
         vars.extend_from_slice(env);
-        let (setup, margin) = configure(&Env::from_pairs(vars));
+        let (setup, margin) = configure(&Env::from_pairs(vars), Ok(&Tls::public_roots()));
         Deps {
             setup,
             margin,
@@ -455,4 +455,20 @@ async fn a_hung_lookup_under_a_short_deadline_is_reported_failed_in_time() {
         reported[0].1 - started
     );
     assert!(started.elapsed() < time, "{:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn an_unusable_trust_bundle_is_reported_failed_naming_it() {
+    let account = Account::new(green(200).await);
+    let env = Env::from_pairs([(rollout_kit::tls::CERT_FILE_VAR, "/nonexistent/ca.pem")]);
+    let tls = Tls::from_env(&env);
+    let mut deps = account.deps(&[]);
+    (deps.setup, deps.margin) = configure(&env, tls.as_ref());
+    let out = handle(&deps, invocation(Duration::from_secs(30))).await;
+    // Reported first, then the invocation fails so the bad setting shows in the error metrics.
+    assert_eq!(account.reported(), [LifecycleEventStatus::Failed]);
+    match out {
+        Err(Error::InvalidConfig(err)) => assert_eq!(err.var, "SSL_CERT_FILE"),
+        other => panic!("expected InvalidConfig, got {other:?}"),
+    }
 }

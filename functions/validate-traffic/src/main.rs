@@ -6,7 +6,7 @@
 #![recursion_limit = "256"]
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use rollout_kit::Env;
+use rollout_kit::{Env, Tls};
 use serde_json::Value;
 use validate_traffic::{config, handler};
 
@@ -19,8 +19,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .filter_map(|var| std::env::var(var).ok().map(|value| (*var, value)))
         .collect();
     let env = Env::from_pairs(values.iter().map(|(var, value)| (*var, value.as_str())));
-    let sdk = rollout_kit::startup::load_aws_config().await;
-    let deps = handler::Deps::new(&env, &sdk);
+    let tls = Tls::from_env(&env);
+    // An unusable SSL_CERT_FILE is reported per invocation like any bad setting; reporting it
+    // to CodeDeploy needs only the public roots.
+    let sdk = match &tls {
+        Ok(tls) => rollout_kit::startup::load_aws_config(tls).await,
+        Err(_) => rollout_kit::startup::load_aws_config(&Tls::public_roots()).await,
+    };
+    let deps = handler::Deps::new(&env, &sdk, tls.as_ref());
     if let Err(err) = &deps.setup {
         // Not fatal: each invocation reports Failed with this reason instead of hanging the hook.
         tracing::error!(error = %err, "invalid configuration");

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use reqwest::{Client, Url};
+use rollout_kit::Tls;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -14,14 +15,19 @@ use crate::verdict::{Expectations, Sample, SampleResult, classify_redacted};
 /// Bodies are read up to this size for the body checks.
 const BODY_LIMIT: usize = 256 * 1024;
 
-/// One client per container. It keeps reqwest's system-proxy support (`HTTP_PROXY`,
+/// One client per container, verifying with the process's TLS configuration (`TLS_VERIFY=false`
+/// verifies nothing, so it needs no roots). It keeps reqwest's proxy support (`HTTP_PROXY`,
 /// `HTTPS_PROXY`, `NO_PROXY`), so a forward proxy can reach a test listener. Redirects are not
 /// followed: the probe judges the status the listener returns.
-pub fn build_client(config: &Config) -> Result<Client, reqwest::Error> {
-    Client::builder()
+pub fn build_client(config: &Config, tls: &Tls) -> Result<Client, reqwest::Error> {
+    let builder = if config.tls_verify {
+        tls.reqwest()
+    } else {
+        Client::builder().tls_danger_accept_invalid_certs(true)
+    };
+    builder
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(config.probe.timeout)
-        .tls_danger_accept_invalid_certs(!config.tls_verify)
         .user_agent(concat!(
             "rollout-lambdas-validate-traffic/",
             env!("CARGO_PKG_VERSION")
