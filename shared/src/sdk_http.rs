@@ -7,8 +7,8 @@
 //!   built on first use and kept (clients share the TLS configuration and keep their pools);
 //! - errors classified the way the SDK's retry policy reads them: timeouts and transport
 //!   failures (refused, reset, closed mid-answer) are transient, anything else is not;
-//! - no redirects followed, no bodies streamed (every operation these functions call sends and
-//!   receives a buffered body).
+//! - no redirects followed; the request body is streamed as the SDK hands it over, the answer
+//!   is read whole (every answer these functions receive is small).
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -128,15 +128,9 @@ fn into_reqwest(request: HttpRequest) -> Result<reqwest::Request, ConnectorError
         .try_into_http1x()
         .map_err(|e| ConnectorError::user(e.into()))?;
     let (parts, body) = request.into_parts();
-    let bytes = match body.bytes() {
-        Some(bytes) => bytes.to_vec(),
-        None => {
-            return Err(ConnectorError::user(
-                "a streaming request body is not supported by this HTTP client".into(),
-            ));
-        }
-    };
-    reqwest::Request::try_from(http::Request::from_parts(parts, bytes))
+    // The body is sent by polling it, not by copying its bytes: the SDK's stalled-stream
+    // protection watches those polls, and a body never polled looks stalled to it.
+    reqwest::Request::try_from(http::Request::from_parts(parts, reqwest::Body::wrap(body)))
         .map_err(|e| ConnectorError::user(e.into()))
 }
 

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use rollout_kit::Tls;
+use rollout_kit::sdk_http::ReqwestHttpClient;
 use serde_json::Value;
 
 use crate::front::AwsFront;
@@ -59,6 +61,8 @@ pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
         .credentials_provider(aws_sdk_kms::config::Credentials::new(
             "testing", "testing", None, None, "bench",
         ))
+        // The functions' own HTTP client: the SDK crates are built without one of their own.
+        .http_client(ReqwestHttpClient::new(Tls::public_roots()))
         .load()
         .await
 }

@@ -146,6 +146,8 @@ struct State {
     published: Vec<SnsPublish>,
     /// Hook executions that already took a status.
     completed: HashMap<(String, String), String>,
+    /// Time spent answering calls (request read → reply ready), faults and moto included.
+    served: Duration,
 }
 
 #[derive(Clone)]
@@ -177,7 +179,12 @@ impl AwsFront {
         let handler_front = front.clone();
         let router = axum::Router::new().fallback(move |req: Request<Body>| {
             let front = handler_front.clone();
-            async move { front.handle(req).await }
+            async move {
+                let started = std::time::Instant::now();
+                let reply = front.handle(req).await;
+                front.lock().served += started.elapsed();
+                reply
+            }
         });
         crate::serve(listener, router);
         front
@@ -206,6 +213,12 @@ impl AwsFront {
             .iter()
             .filter(|c| c.operation == operation)
             .count()
+    }
+
+    /// The calls' own time so far: what the front (and moto behind it) spent answering them.
+    /// The difference across an invocation is the part of its latency that is AWS's.
+    pub fn served(&self) -> Duration {
+        self.lock().served
     }
 
     pub fn reset_calls(&self) {

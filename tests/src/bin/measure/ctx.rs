@@ -99,9 +99,20 @@ impl Ctx {
         invocation: &Invocation,
         posts_before: usize,
     ) -> Result<(), BenchError> {
-        let response = match &invocation.outcome {
-            InvokeOutcome::Response(value) => value,
-            other => {
+        let error;
+        let response = match (&invocation.outcome, subject.expected_error) {
+            (InvokeOutcome::Response(value), None) => value,
+            (
+                InvokeOutcome::Error {
+                    error_type,
+                    error_message,
+                },
+                Some(expected),
+            ) if error_type == expected => {
+                error = json!({"errorType": error_type, "errorMessage": error_message});
+                &error
+            }
+            (other, _) => {
                 return Err(invalid(
                     subject.name,
                     format!("invocation failed: {other:?}"),
@@ -116,7 +127,7 @@ impl Ctx {
     }
 
     pub async fn start_with(&self, subject: &Subject, env: Vec<(String, String)>) -> LambdaFn {
-        LambdaFn::start_with_env(subject.name, LambdaFn::binary_path(subject.name), env).await
+        LambdaFn::start_with_env(subject.binary, LambdaFn::binary_path(subject.binary), env).await
     }
 
     /// Invokes `lambda` with the subject's next event and checks it did its job.

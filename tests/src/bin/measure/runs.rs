@@ -29,19 +29,26 @@ pub async fn measure_function(
     let mut cold = Vec::with_capacity(plan.cold_runs);
     let mut init = Vec::with_capacity(plan.cold_runs);
     let mut peak_rss_kib = 0;
+    let mut cold_aws = Vec::with_capacity(plan.cold_runs);
+    let mut cold_less_aws = Vec::with_capacity(plan.cold_runs);
     let mut cold_aws_calls = 0;
     for _ in 0..plan.cold_runs {
         let calls_before = ctx.bench.front.calls().len();
+        let served_before = ctx.bench.front.served();
         let lambda = ctx.start(subject).await;
         ctx.invoke_checked(subject, &lambda).await?;
-        cold.push(ms(lambda.started_at().elapsed()));
+        let cold_ms = ms(lambda.started_at().elapsed());
+        let aws_ms = ms(ctx.bench.front.served().saturating_sub(served_before));
+        cold.push(cold_ms);
+        cold_aws.push(aws_ms);
+        cold_less_aws.push(cold_ms - aws_ms);
         init.extend(lambda.init_duration().map(ms));
         cold_aws_calls = ctx.bench.front.calls().len() - calls_before;
         peak_rss_kib = peak_rss_kib.max(lambda.pid().and_then(vm_hwm_kib).unwrap_or(0));
     }
 
-    // Init again with the trust store read from one bundle file: the difference is the
-    // directory scan, which the local machine has and Lambda's images do not.
+    // Init again with `SSL_CERT_FILE` naming the whole system bundle: what trusting a private
+    // CA costs at its worst (every root of the bundle parsed on top of the compiled-in ones).
     let mut init_bundle = Vec::with_capacity(plan.cold_runs);
     if let Some(bundle) = system_ca_bundle() {
         for _ in 0..plan.cold_runs {
@@ -67,15 +74,19 @@ pub async fn measure_function(
 
     Ok(FunctionResult {
         name: subject.name.to_string(),
+        binary: subject.binary.to_string(),
+        startup_target: subject.startup_target,
         event: subject.measured.to_string(),
         cold_start_ms: summary(&cold),
+        cold_aws_ms: summary(&cold_aws),
+        cold_less_aws_ms: summary(&cold_less_aws),
         init_ms: summary(&init),
         init_bundle_ms: summary(&init_bundle),
         cold_aws_calls,
         warm_ms: summary(&warm),
         warm_aws_calls_per_invocation: warm_calls as f64 / plan.warm_runs.max(1) as f64,
         peak_rss_kib,
-        sizes: sizes(subject.name),
+        sizes: sizes(subject.binary),
     })
 }
 

@@ -1,6 +1,6 @@
 //! The measured binaries, one entry each: what each is started with, what it is invoked with,
 //! and how a measurement knows the invocation did its job. Everything else in `measure` treats
-//! the four alike; adding a function to the bench is adding an entry here.
+//! them alike; adding a function to the bench is adding an entry here.
 
 use serde_json::{Value, json};
 
@@ -9,8 +9,14 @@ use crate::ctx::Ctx;
 /// One binary `make bench` measures.
 #[derive(Clone, Copy)]
 pub struct Subject {
-    /// The binary's name (the function crate's).
+    /// The name in the results and the tables.
     pub name: &'static str,
+    /// The binary it runs (the function crate's); two subjects may run one binary.
+    pub binary: &'static str,
+    /// Held to the start-up target: cold start less the AWS calls' own time within
+    /// `STARTUP_FACTOR` × the floor's cold start. Not for a path whose first invocation does
+    /// other work of its own (validate-traffic's probe).
+    pub startup_target: bool,
     /// What the measured invocation does, in words (`event` in the results and the tables).
     pub measured: &'static str,
     /// The function's own environment, on top of the bench's AWS variables.
@@ -18,14 +24,20 @@ pub struct Subject {
     /// The event of the `n`th invocation: a fresh one each time, since hook executions take one
     /// status and SNS message ids are remembered.
     pub event: fn(&Ctx, u64) -> Value,
+    /// The `errorType` the invocation answers with, for a path that ends in an error by design.
+    pub expected_error: Option<&'static str>,
     /// Checks, from what reached the bench, that an invocation did its job; `response` is what
-    /// the function returned, `posts_before` the Slack posts before the invocation.
+    /// the function returned (`{"errorType", "errorMessage"}` for an expected error),
+    /// `posts_before` the Slack posts before the invocation.
     pub check: fn(&Ctx, &Value, usize) -> Result<(), String>,
 }
 
 /// A minimal `lambda_runtime` echo: the start-up and invocation cost of the runtime alone.
 pub const FLOOR: Subject = Subject {
     name: "runtime-floor",
+    binary: "runtime-floor",
+    startup_target: false,
+    expected_error: None,
     measured: "`{\"hello\":\"world\"}` echoed",
     env: |_| vec![],
     event: |_, n| json!({"hello": "world", "n": n}),
@@ -37,6 +49,9 @@ pub const FLOOR: Subject = Subject {
 
 pub const VALIDATE_TRAFFIC: Subject = Subject {
     name: "validate-traffic",
+    binary: "validate-traffic",
+    startup_target: false,
+    expected_error: None,
     measured: "AfterAllowTestTraffic hook: discovery, 10-request probe, report, SNS event",
     env: |ctx| {
         vec![
@@ -73,8 +88,43 @@ pub const VALIDATE_TRAFFIC: Subject = Subject {
     },
 };
 
+/// validate-traffic's report-only path: a setting it cannot use, so the hook reports `Failed`
+/// (naming the setting) without discovery or probe. What is left is start-up and one report.
+pub const VALIDATE_TRAFFIC_REPORT: Subject = Subject {
+    name: "validate-traffic, report only",
+    binary: "validate-traffic",
+    startup_target: true,
+    // The hook is reported `Failed`; the invocation then fails too, so the bad setting shows
+    // in the function's error metrics.
+    expected_error: Some("InvalidConfig"),
+    measured: "hook with an unusable setting (`PROBE_REQUESTS=0`): `Failed` reported at once",
+    env: |_| vec![("PROBE_REQUESTS", "0".into())],
+    event: |ctx, n| {
+        json!({
+            "DeploymentId": ctx.deployment_id,
+            "LifecycleEventHookExecutionId": format!("YmVuY2gtcmVwb3J0{n:010}"),
+        })
+    },
+    check: |ctx, response, _| {
+        let reported = ctx
+            .bench
+            .front
+            .hook_reports()
+            .last()
+            .map(|r| r.status.clone());
+        if reported.as_deref() == Some("Failed") {
+            Ok(())
+        } else {
+            Err(format!("hook reported {reported:?}, response {response}"))
+        }
+    },
+};
+
 pub const SHIFT_TRAFFIC: Subject = Subject {
     name: "shift-traffic",
+    binary: "shift-traffic",
+    startup_target: true,
+    expected_error: None,
     measured: "`status` of a canary spec (reads the listener)",
     env: |ctx| {
         vec![
@@ -95,6 +145,9 @@ pub const SHIFT_TRAFFIC: Subject = Subject {
 
 pub const NOTIFY_SLACK: Subject = Subject {
     name: "notify-slack",
+    binary: "notify-slack",
+    startup_target: true,
+    expected_error: None,
     measured: "CodeDeploy FAILED trigger via SNS → Slack (KMS once per process)",
     env: |ctx| {
         vec![
@@ -120,4 +173,10 @@ pub const NOTIFY_SLACK: Subject = Subject {
 };
 
 /// Every subject, in the order of the results: the floor first, then the functions.
-pub const SUBJECTS: [Subject; 4] = [FLOOR, VALIDATE_TRAFFIC, SHIFT_TRAFFIC, NOTIFY_SLACK];
+pub const SUBJECTS: [Subject; 5] = [
+    FLOOR,
+    VALIDATE_TRAFFIC,
+    VALIDATE_TRAFFIC_REPORT,
+    SHIFT_TRAFFIC,
+    NOTIFY_SLACK,
+];
