@@ -1,4 +1,6 @@
-//! notify-slack: SNS event or message bytes → classification → Slack payload.
+//! notify-slack: SNS event or message bytes → classification (CodeDeploy, alarms by SNS or
+//! EventBridge, rollout events, CodePipeline, CodeBuild, ECS, Auto Scaling, any other EventBridge
+//! event, any JSON or text) → Slack payload.
 //! The property lives in `notify_slack::fuzzing` so regression tests check it too.
 #![no_main]
 

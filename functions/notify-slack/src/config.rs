@@ -6,12 +6,15 @@ use base64::Engine;
 use rollout_kit::{ConfigError, Env};
 
 use crate::delivery::Policy;
-use crate::status::{KNOWN, StatusFilter};
+use crate::message::KINDS;
+use crate::status::{KNOWN, QUIET_NONE, StatusFilter};
 
 pub const WEBHOOK_CIPHERTEXT: &str = "SLACK_WEBHOOK_URL_ENCRYPTED";
 pub const ALLOWED_HOSTS: &str = "SLACK_WEBHOOK_ALLOWED_HOSTS";
 pub const MENTION: &str = "SLACK_MENTION";
 pub const STATUSES: &str = "NOTIFY_STATUSES";
+/// Kinds of message (`kind` or `kind:STATUS`) not posted; `none` posts them all.
+pub const QUIET: &str = "NOTIFY_QUIET";
 pub const TIMEOUT_MS: &str = "SLACK_TIMEOUT_MS";
 pub const MAX_ATTEMPTS: &str = "SLACK_MAX_ATTEMPTS";
 /// Set by Lambda; the encryption context the console's helpers use.
@@ -80,12 +83,23 @@ impl Config {
             ));
         }
 
-        let statuses = StatusFilter::parse(&env.list(STATUSES)).map_err(|bad| {
-            ConfigError::new(
-                STATUSES,
-                format!("unknown status {bad:?}; known: {}", KNOWN.join(", ")),
-            )
-        })?;
+        let statuses = StatusFilter::parse(&env.list(STATUSES))
+            .map_err(|bad| {
+                ConfigError::new(
+                    STATUSES,
+                    format!("unknown status {bad:?}; known: {}", KNOWN.join(", ")),
+                )
+            })?
+            .with_quiet(&env.list(QUIET))
+            .map_err(|bad| {
+                ConfigError::new(
+                    QUIET,
+                    format!(
+                        "cannot read {bad:?}: expected {QUIET_NONE:?} or entries kind or kind:STATUS, kinds: {}",
+                        KINDS.join(", ")
+                    ),
+                )
+            })?;
 
         let timeout = env.millis_or(TIMEOUT_MS, DEFAULT_TIMEOUT)?;
         if timeout < Duration::from_millis(100) {
@@ -165,6 +179,8 @@ mod tests {
         for (var, value) in [
             (MENTION, "here"),
             (STATUSES, "FAILD"),
+            (QUIET, "codepipeline_actoin:STARTED"),
+            (QUIET, "ecs_task:RUNING"),
             (ALLOWED_HOSTS, "https://hooks.slack.com"),
             (TIMEOUT_MS, "soon"),
             (MAX_ATTEMPTS, "0"),
@@ -185,6 +201,23 @@ mod tests {
         assert_eq!(config.mention.as_deref(), Some("<!here> <@U012AB3CD>"));
         assert!(config.statuses.allows(Some("STOPPED")));
         assert!(!config.statuses.allows(Some("SUCCEEDED")));
+        assert!(
+            !config.statuses.admits("ecs_task", Some("STOPPED")),
+            "the default quiet kinds stay"
+        );
+        let loud = Config::from_env(&env(&[(QUIET, "none")])).unwrap();
+        assert!(
+            loud.statuses
+                .admits("codepipeline_action", Some("IN_PROGRESS"))
+        );
+        let own =
+            Config::from_env(&env(&[(QUIET, "codebuild_phase, ecs_service_action:INFO")])).unwrap();
+        assert!(!own.statuses.admits("codebuild_phase", Some("FAILED")));
+        assert!(!own.statuses.admits("ecs_service_action", Some("INFO")));
+        assert!(
+            own.statuses
+                .admits("codepipeline_action", Some("IN_PROGRESS"))
+        );
         assert_eq!(config.allowed_hosts, vec!["hooks.slack.com", "127.0.0.1"]);
     }
 }

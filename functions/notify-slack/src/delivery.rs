@@ -146,7 +146,11 @@ pub struct Slack<W = Http> {
 
 impl Slack {
     pub fn new(timeout: Duration, policy: Policy, tls: &Tls) -> Result<Self, reqwest::Error> {
-        Ok(Slack::with_poster(Http::new(timeout, tls)?, timeout, policy))
+        Ok(Slack::with_poster(
+            Http::new(timeout, tls)?,
+            timeout,
+            policy,
+        ))
     }
 }
 

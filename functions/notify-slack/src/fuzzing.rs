@@ -204,6 +204,7 @@ fn is_console_link(token: &str) -> bool {
     };
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     host.ends_with(".console.aws.amazon.com")
+        || host == "console.aws.amazon.com"
         || host == "console.amazonaws.cn"
         || host == "console.amazonaws-us-gov.com"
 }

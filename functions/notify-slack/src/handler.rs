@@ -9,8 +9,8 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use aws_sdk_kms::config::retry::RetryConfig;
 use lambda_runtime::LambdaEvent;
-use rollout_kit::{Deadline, Tls};
 use rollout_kit::startup::with_timeouts;
+use rollout_kit::{Deadline, Tls};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -119,8 +119,8 @@ pub async fn handle<P: Ports>(deps: &Deps<P>, event: LambdaEvent<Value>) -> Resu
         );
         let kind = kind_of(&note);
         let status = status_of(&note);
-        if !deps.statuses.allows(status.as_deref()) {
-            tracing::info!(record = envelope.index, message_id = %envelope.message_id, kind, status = status.as_deref().unwrap_or(""), "filtered out by NOTIFY_STATUSES");
+        if !deps.statuses.admits(kind, status.as_deref()) {
+            tracing::info!(record = envelope.index, message_id = %envelope.message_id, kind, status = status.as_deref().unwrap_or(""), "filtered out by NOTIFY_STATUSES or NOTIFY_QUIET");
             filtered += 1;
             continue;
         }

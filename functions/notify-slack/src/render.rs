@@ -1,21 +1,30 @@
 //! A notification → the Slack payload. Pure: the same message always renders the same JSON,
 //! which the snapshot tests pin.
 //!
-//! Each family builds its own card (`codedeploy`, `alarm`, `rollout`, `generic`); this module
-//! adds what every card shares: the mention and colour from [`crate::tone`], and the mrkdwn
-//! helpers. `console` makes the links into the AWS console.
+//! Each family builds its own card (`codedeploy`, `alarm`, `rollout`, `codepipeline`,
+//! `codebuild`, `ecs`, `autoscaling`, `event` for any other EventBridge event, `generic`); this
+//! module adds what every card shares: the mention and colour from [`crate::tone`], and the
+//! mrkdwn helpers. `console` makes the links into the AWS console.
 
 mod alarm;
+mod autoscaling;
+mod codebuild;
 mod codedeploy;
+mod codepipeline;
 pub mod console;
+mod ecs;
+mod event;
 mod generic;
 mod rollout;
+#[cfg(test)]
+mod samples;
 
 use serde_json::Value;
 
 use crate::blocks::{Card, escape};
-use crate::message::Notification;
+use crate::message::{EventMeta, Notification};
 use crate::sns::Envelope;
+use crate::time::slack_date;
 use crate::tone::{Tone, color, mentions};
 
 #[derive(Debug, Clone, Default)]
@@ -36,6 +45,11 @@ pub fn render(note: &Notification, envelope: &Envelope, options: &RenderOptions)
         }
         Notification::Alarm(a) => alarm::alarm(a),
         Notification::Rollout(r) => rollout::rollout(r),
+        Notification::Pipeline(p) => codepipeline::pipeline(p),
+        Notification::Build(b) => codebuild::build(b),
+        Notification::Ecs(e) => ecs::ecs(e),
+        Notification::Scaling(s) => autoscaling::scaling(s),
+        Notification::Event(e) => event::event(e),
         Notification::Generic(g) => generic::generic(g, envelope),
     };
     let mut line = String::new();
@@ -81,6 +95,21 @@ fn region_and_account(region: Option<&str>, account: Option<&str>) -> Vec<String
         items.push(format!("Account {}", code(account)));
     }
     items
+}
+
+/// The context line of an EventBridge event: region, account, when, and where it came from.
+fn event_context(meta: &EventMeta) -> Vec<String> {
+    let mut items = region_and_account(meta.region.as_deref(), meta.account.as_deref());
+    if let Some(at) = meta.time {
+        items.push(slack_date(at));
+    }
+    items.push("via EventBridge".into());
+    items
+}
+
+/// `label` linked to `url` when there is one, as a context item.
+fn open_in(url: Option<String>, label: &str) -> Option<String> {
+    url.map(|url| format!("<{url}|{}>", escape(label)))
 }
 
 #[cfg(test)]

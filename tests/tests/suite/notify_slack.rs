@@ -70,7 +70,8 @@ fn records_in(event: &Value) -> usize {
 #[tokio::test]
 async fn every_sample_renders_as_pinned() {
     let (bench, _kms, ciphertext) = setup().await;
-    let function = start(&bench, &ciphertext, &[]).await;
+    // Every sample posts, the ones quiet by default too, so each rendering is pinned.
+    let function = start(&bench, &ciphertext, &[("NOTIFY_QUIET", "none")]).await;
     let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
     let samples = events_in(FUNCTION);
     assert!(samples.len() >= 15, "samples missing: {}", samples.len());
@@ -506,6 +507,22 @@ async fn the_status_filter_skips_without_decrypting() {
     assert!(bench.slack.posts().is_empty());
     assert_eq!(bench.front.count("Decrypt"), 0, "no secret needed");
     assert!(function.invoke(event(FAILED_SAMPLE)).await.is_ok());
+    assert_eq!(bench.slack.delivered().len(), 1);
+}
+
+#[tokio::test]
+async fn noisy_pipeline_events_are_quiet_by_default_and_failures_are_not() {
+    let (bench, _kms, ciphertext) = setup().await;
+    let function = start(&bench, &ciphertext, &[]).await;
+    let quiet = function
+        .invoke(event("notify-slack/codepipeline-action-started.json"))
+        .await;
+    assert_eq!(quiet.response()["filtered"], 1, "{:?}", quiet.outcome);
+    assert!(bench.slack.posts().is_empty());
+    let failed = function
+        .invoke(event("notify-slack/codepipeline-execution-failed.json"))
+        .await;
+    assert!(failed.is_ok(), "{:?}", failed.outcome);
     assert_eq!(bench.slack.delivered().len(), 1);
 }
 

@@ -1,26 +1,14 @@
-//! What an SNS message is, read tolerantly: real CodeDeploy messages differ from the documented
-//! sample (UPPERCASE status, Java dates, JSON encoded inside strings), so fields are read from
-//! `serde_json::Value` with case-insensitive keys and every field optional.
+//! CodeDeploy's own notifications: a deployment or instance trigger (real messages differ from
+//! the documented sample: UPPERCASE status, Java dates, JSON encoded inside strings), the
+//! plain-text message a new trigger sends, and the same events through EventBridge.
 
-use rollout_kit::RolloutEvent;
 use serde_json::{Map, Value};
 
 use crate::status::canonical;
 use crate::time::parse_time;
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Notification {
-    Deployment(Deployment),
-    Instance(Instance),
-    /// The plain-text message CodeDeploy sends when a trigger is created.
-    TriggerSetup {
-        trigger: Option<String>,
-        text: String,
-    },
-    Alarm(Alarm),
-    Rollout(RolloutEvent),
-    Generic(Generic),
-}
+use super::Notification;
+use super::read::{count, embedded, get, text};
 
 /// Where a CodeDeploy notification came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,130 +66,26 @@ pub struct LifecycleStep {
     pub ended: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Alarm {
-    pub name: String,
-    pub description: Option<String>,
-    pub state: String,
-    pub old_state: Option<String>,
-    pub reason: Option<String>,
-    /// Region code from the alarm or topic ARN (`Region` is a display name).
-    pub region: Option<String>,
-    pub region_name: Option<String>,
-    pub account: Option<String>,
-    pub metric: Option<String>,
-    pub changed: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Generic {
-    pub subject: Option<String>,
-    pub body: GenericBody,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum GenericBody {
-    Text(String),
-    Json(Value),
-}
-
 const SETUP_SUBJECT: &str = "AWS CodeDeploy notification setup for trigger";
 
-/// Classifies one SNS message. Never fails: what is not recognised is a generic message.
-pub fn classify(message: &str, subject: Option<&str>, topic_arn: &str) -> Notification {
-    if let Some(event) = RolloutEvent::parse(message) {
-        return Notification::Rollout(event);
-    }
-    let parsed = match serde_json::from_str::<Value>(message) {
-        // Some publishers encode twice; one more level is cheap to undo.
-        Ok(Value::String(inner)) => serde_json::from_str::<Value>(&inner).ok(),
-        Ok(value) => Some(value),
-        Err(_) => None,
-    };
-    let Some(value) = parsed else {
-        if let Some(trigger) = setup_trigger(subject) {
-            return Notification::TriggerSetup {
-                trigger,
-                text: message.trim().to_string(),
-            };
-        }
-        return generic(subject, GenericBody::Text(message.trim().to_string()));
-    };
-    let Some(object) = value.as_object() else {
-        return generic(subject, GenericBody::Json(value));
-    };
-    if let Some(note) = eventbridge(object) {
-        return note;
-    }
-    if has(object, "AlarmName") && has(object, "NewStateValue") {
-        return Notification::Alarm(alarm(object, topic_arn));
-    }
-    if has(object, "deploymentId") && (has(object, "instanceId") || has(object, "instanceStatus")) {
-        return Notification::Instance(instance_trigger(object));
-    }
-    if has(object, "deploymentId") && (has(object, "status") || has(object, "eventTriggerName")) {
-        return Notification::Deployment(deployment_trigger(object));
-    }
-    generic(subject, GenericBody::Json(value))
-}
-
-fn generic(subject: Option<&str>, body: GenericBody) -> Notification {
-    Notification::Generic(Generic {
-        subject: subject.map(str::to_string),
-        body,
-    })
-}
-
 /// `Some(trigger name if given)` when the subject is CodeDeploy's trigger-setup subject.
-fn setup_trigger(subject: Option<&str>) -> Option<Option<String>> {
+pub(super) fn setup_trigger(subject: Option<&str>) -> Option<Option<String>> {
     let subject = subject.unwrap_or("");
     let at = subject.find(SETUP_SUBJECT)?;
     let name = subject[at + SETUP_SUBJECT.len()..].trim();
     Some((!name.is_empty()).then(|| name.to_string()))
 }
 
-/// Case-insensitive key lookup, the way these payloads need it (`RollbackMessage`,
-/// `rollbackMessage`).
-fn get<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    object.get(key).or_else(|| {
-        object
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
-}
-
-fn has(object: &Map<String, Value>, key: &str) -> bool {
-    get(object, key).is_some_and(|v| !v.is_null())
-}
-
-/// A non-empty string, or a number as text.
-fn text(object: &Map<String, Value>, key: &str) -> Option<String> {
-    match get(object, key)? {
-        Value::String(s) if !s.trim().is_empty() && s != "null" => Some(s.trim().to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
+/// A deployment or instance trigger, if the message is one.
+pub(super) fn trigger(object: &Map<String, Value>) -> Option<Notification> {
+    let has = |key| super::read::has(object, key);
+    if has("deploymentId") && (has("instanceId") || has("instanceStatus")) {
+        return Some(Notification::Instance(instance_trigger(object)));
     }
-}
-
-/// An object, or a string holding JSON of one (how real triggers send nested fields).
-fn embedded(object: &Map<String, Value>, key: &str) -> Option<Value> {
-    match get(object, key)? {
-        Value::String(s) => serde_json::from_str::<Value>(s)
-            .ok()
-            .filter(|v| !v.is_null()),
-        Value::Null => None,
-        other => Some(other.clone()),
+    if has("deploymentId") && (has("status") || has("eventTriggerName")) {
+        return Some(Notification::Deployment(deployment_trigger(object)));
     }
-}
-
-fn count(value: &Value) -> Option<u64> {
-    match value {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
+    None
 }
 
 fn deployment_trigger(object: &Map<String, Value>) -> Deployment {
@@ -284,19 +168,17 @@ fn instance_trigger(object: &Map<String, Value>) -> Instance {
     }
 }
 
-fn eventbridge(object: &Map<String, Value>) -> Option<Notification> {
-    let detail_type = text(object, "detail-type")?;
-    let detail = get(object, "detail")?.as_object()?;
-    let is_codedeploy = text(object, "source").as_deref() == Some("aws.codedeploy")
-        || detail_type.starts_with("CodeDeploy");
-    if !is_codedeploy {
-        return None;
-    }
+/// `CodeDeploy Deployment/Instance State-change Notification` through EventBridge.
+pub(super) fn eventbridge(
+    object: &Map<String, Value>,
+    detail_type: &str,
+    detail: &Map<String, Value>,
+) -> Notification {
     let region = text(detail, "region").or_else(|| text(object, "region"));
     let account = text(object, "account");
     let status = canonical(&text(detail, "state").unwrap_or_default());
     if detail_type.contains("Instance") {
-        return Some(Notification::Instance(Instance {
+        return Notification::Instance(Instance {
             via: Some(Via::EventBridge),
             region,
             account,
@@ -308,9 +190,9 @@ fn eventbridge(object: &Map<String, Value>) -> Option<Notification> {
             updated: get(object, "time").and_then(parse_time),
             lifecycle: Vec::new(),
             trigger: None,
-        }));
+        });
     }
-    Some(Notification::Deployment(Deployment {
+    Notification::Deployment(Deployment {
         via: Some(Via::EventBridge),
         region,
         account,
@@ -320,75 +202,12 @@ fn eventbridge(object: &Map<String, Value>) -> Option<Notification> {
         status,
         event_time: get(object, "time").and_then(parse_time),
         ..Deployment::default()
-    }))
-}
-
-fn alarm(object: &Map<String, Value>, topic_arn: &str) -> Alarm {
-    let arn = text(object, "AlarmArn");
-    let region = arn
-        .as_deref()
-        .and_then(arn_region)
-        .or_else(|| arn_region(topic_arn));
-    let metric = get(object, "Trigger")
-        .and_then(Value::as_object)
-        .and_then(|trigger| {
-            let name = text(trigger, "MetricName")?;
-            Some(match text(trigger, "Namespace") {
-                Some(namespace) => format!("{namespace} {name}"),
-                None => name,
-            })
-        });
-    Alarm {
-        name: text(object, "AlarmName").unwrap_or_else(|| "(unnamed alarm)".into()),
-        description: text(object, "AlarmDescription"),
-        state: canonical(&text(object, "NewStateValue").unwrap_or_default()),
-        old_state: text(object, "OldStateValue").map(|s| canonical(&s)),
-        reason: text(object, "NewStateReason"),
-        region,
-        region_name: text(object, "Region"),
-        account: text(object, "AWSAccountId"),
-        metric,
-        changed: get(object, "StateChangeTime").and_then(parse_time),
-    }
-}
-
-/// The region field of an ARN (`arn:aws:cloudwatch:us-east-1:…`), if it has one.
-pub fn arn_region(arn: &str) -> Option<String> {
-    let mut parts = arn.split(':');
-    if parts.next()? != "arn" {
-        return None;
-    }
-    let region = parts.nth(2)?;
-    (!region.is_empty()).then(|| region.to_string())
-}
-
-/// The status this message is filtered on; `None` for messages that have none.
-pub fn status_of(note: &Notification) -> Option<String> {
-    match note {
-        Notification::Deployment(d) => Some(d.status.clone()),
-        Notification::Instance(i) => Some(i.status.clone()),
-        Notification::Alarm(a) => Some(a.state.clone()),
-        Notification::Rollout(r) => Some(canonical(&format!("{:?}", r.outcome))),
-        Notification::TriggerSetup { .. } | Notification::Generic(_) => None,
-    }
-}
-
-/// A short name for logs.
-pub fn kind_of(note: &Notification) -> &'static str {
-    match note {
-        Notification::Deployment(d) if d.via == Some(Via::EventBridge) => "eventbridge_deployment",
-        Notification::Deployment(_) => "codedeploy_deployment",
-        Notification::Instance(i) if i.via == Some(Via::EventBridge) => "eventbridge_instance",
-        Notification::Instance(_) => "codedeploy_instance",
-        Notification::TriggerSetup { .. } => "codedeploy_trigger_setup",
-        Notification::Alarm(_) => "cloudwatch_alarm",
-        Notification::Rollout(_) => "rollout_event",
-        Notification::Generic(_) => "generic",
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::classify;
     use super::*;
     use serde_json::json;
 
@@ -482,62 +301,5 @@ mod tests {
             ("FAILED", Some(Via::EventBridge))
         );
         assert_eq!(d.application.as_deref(), Some("shop"));
-    }
-
-    #[test]
-    fn alarm_region_from_arn_or_topic() {
-        let message = json!({
-            "AlarmName": "api-5xx", "AlarmDescription": null, "NewStateValue": "ALARM",
-            "OldStateValue": "OK", "Region": "Asia Pacific (Tokyo)",
-            "NewStateReason": "Threshold Crossed"
-        });
-        let Notification::Alarm(a) = classify(&message.to_string(), None, TOPIC) else {
-            panic!("not an alarm");
-        };
-        assert_eq!(a.region.as_deref(), Some("eu-west-1"), "from the topic ARN");
-        assert_eq!(a.region_name.as_deref(), Some("Asia Pacific (Tokyo)"));
-        assert_eq!(a.description, None);
-    }
-
-    #[test]
-    fn plain_text_and_odd_json_are_generic_and_setup_is_recognised() {
-        let setup = classify(
-            "Created trigger",
-            Some("SUCCESS: AWS CodeDeploy notification setup for trigger deploy-events"),
-            TOPIC,
-        );
-        assert_eq!(
-            setup,
-            Notification::TriggerSetup {
-                trigger: Some("deploy-events".into()),
-                text: "Created trigger".into(),
-            }
-        );
-        assert!(matches!(
-            classify("hello <world>", None, TOPIC),
-            Notification::Generic(_)
-        ));
-        assert!(matches!(
-            classify("[1,2]", None, TOPIC),
-            Notification::Generic(_)
-        ));
-        assert!(matches!(
-            classify("", None, TOPIC),
-            Notification::Generic(_)
-        ));
-        assert!(matches!(
-            classify(r#"{"status":"x"}"#, None, TOPIC),
-            Notification::Generic(_)
-        ));
-    }
-
-    #[test]
-    fn arn_regions() {
-        assert_eq!(
-            arn_region("arn:aws-cn:cloudwatch:cn-north-1:1:alarm:x").as_deref(),
-            Some("cn-north-1")
-        );
-        assert_eq!(arn_region("arn:aws:iam::1:role/x"), None);
-        assert_eq!(arn_region("nonsense"), None);
     }
 }
