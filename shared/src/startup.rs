@@ -5,6 +5,7 @@ use std::time::Duration;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
+use crate::config::{ConfigError, Env};
 use crate::sdk_http::ReqwestHttpClient;
 use crate::tls::Tls;
 
@@ -22,6 +23,17 @@ pub async fn load_aws_config(tls: &Tls) -> SdkConfig {
         .http_client(ReqwestHttpClient::new(tls.clone()))
         .load()
         .await
+}
+
+/// A function's settings (read by `read`) and the process's TLS configuration, at cold start.
+/// A bad value is logged naming its variable; the caller stops the cold start with it.
+pub fn read_config<C>(
+    env: &Env,
+    read: impl FnOnce(&Env) -> Result<C, ConfigError>,
+) -> Result<(C, Tls), ConfigError> {
+    read(env)
+        .and_then(|config| Ok((config, Tls::from_env(env)?)))
+        .inspect_err(|err| tracing::error!(error = %err, "invalid configuration"))
 }
 
 /// The SDK sets no operation timeout by default, so a call that hangs waits for the Lambda

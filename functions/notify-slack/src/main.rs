@@ -2,7 +2,8 @@
 //! Slack, through a KMS-encrypted incoming webhook.
 
 use lambda_runtime::service_fn;
-use rollout_kit::{Env, Tls};
+use rollout_kit::Env;
+use rollout_kit::startup::read_config;
 
 use notify_slack::config::Config;
 use notify_slack::handler::{Deps, handle};
@@ -10,12 +11,7 @@ use notify_slack::handler::{Deps, handle};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     rollout_kit::startup::init_logging();
-    let env = Env::from_process();
-    let (config, tls) = Config::from_env(&env)
-        .and_then(|config| Ok((config, Tls::from_env(&env)?)))
-        .inspect_err(|e| {
-            tracing::error!(error = %e, "invalid configuration");
-        })?;
+    let (config, tls) = read_config(&Env::from_process(), Config::from_env)?;
     let aws = rollout_kit::startup::load_aws_config(&tls).await;
     let deps = Deps::new(config, &aws, &tls)?;
     lambda_runtime::run(service_fn(|event| handle(&deps, event))).await

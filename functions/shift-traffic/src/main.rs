@@ -9,8 +9,8 @@
 use std::time::Duration;
 
 use lambda_runtime::service_fn;
-use rollout_kit::startup::with_timeouts;
-use rollout_kit::{ConfigError, Env, Tls};
+use rollout_kit::startup::{read_config, with_timeouts};
+use rollout_kit::{ConfigError, Env};
 use shift_traffic::{alarms, elb, handler, lease};
 
 /// The function's configuration. What to shift arrives in each invocation's spec.
@@ -78,12 +78,7 @@ fn is_table_name(name: &str) -> bool {
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     rollout_kit::startup::init_logging();
-    let env = Env::from_process();
-    let (config, tls) = Config::from_env(&env)
-        .and_then(|config| Ok((config, Tls::from_env(&env)?)))
-        .inspect_err(|err| {
-            tracing::error!(error = %err, "invalid configuration");
-        })?;
+    let (config, tls) = read_config(&Env::from_process(), Config::from_env)?;
     let sdk = rollout_kit::startup::load_aws_config(&tls).await;
     // A hung call must fail (and be retried) well inside the function's timeout; each step
     // also bounds its calls by the invocation's deadline.
