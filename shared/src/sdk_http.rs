@@ -7,6 +7,7 @@
 //!   built on first use and kept (clients share the TLS configuration and keep their pools);
 //! - errors classified the way the SDK's retry policy reads them: timeouts and transport
 //!   failures (refused, reset, closed mid-answer) are transient, anything else is not;
+//! - no proxy taken from the environment (the SDK's own client takes none either);
 //! - no redirects followed; the request body is streamed as the SDK hands it over, the answer
 //!   is read whole (every answer these functions receive is small).
 
@@ -51,10 +52,13 @@ impl ReqwestHttpClient {
     }
 
     fn build(&self, (connect, read): Key) -> SharedHttpConnector {
+        // No proxy from the environment: HTTP(S)_PROXY is validate-traffic's way to reach a test
+        // listener, and AWS calls go direct, as with the SDK's own client.
         let mut builder = self
             .tls
             .reqwest()
-            .redirect(reqwest::redirect::Policy::none());
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy();
         if let Some(timeout) = connect {
             builder = builder.connect_timeout(timeout);
         }

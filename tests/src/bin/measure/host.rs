@@ -21,6 +21,8 @@ pub struct Machine {
     pub kernel: String,
     pub memory_mib: u64,
     pub date: String,
+    /// The commit the binaries were built from (`-dirty` with uncommitted changes).
+    pub commit: String,
     /// 1-minute load average before and after: the machine may be shared.
     pub load_before: String,
     pub load_after: String,
@@ -82,6 +84,15 @@ pub fn vm_hwm_kib(pid: u32) -> Option<u64> {
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// Minor page faults of a process so far (`minflt`, field 10 of `/proc/<pid>/stat`): what
+/// loading, relocating and first touching a binary and its heap cost the kernel.
+pub fn minor_faults(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces; the fields after its closing parenthesis do not.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(7)?.parse().ok()
+}
+
 pub fn machine(load_before: String) -> Machine {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu = cpuinfo
@@ -117,6 +128,7 @@ pub fn machine(load_before: String) -> Machine {
             .to_string(),
         memory_mib,
         date,
+        commit: commit(),
         load_before,
         load_after: load_average(),
     }
@@ -129,4 +141,23 @@ pub fn load_average() -> String {
         .next()
         .unwrap_or("?")
         .to_string()
+}
+
+fn commit() -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(workspace_root())
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    match git(&["rev-parse", "--short", "HEAD"]) {
+        None => "unknown".into(),
+        Some(hash) => match git(&["status", "--porcelain", "--untracked-files=no"]) {
+            Some(changes) if changes.is_empty() => hash,
+            _ => format!("{hash}-dirty"),
+        },
+    }
 }

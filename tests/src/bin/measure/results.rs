@@ -49,6 +49,8 @@ pub struct FunctionResult {
     pub cold_aws_ms: Summary,
     /// Cold start less that time, per process: start-up plus the function's own work.
     pub cold_less_aws_ms: Summary,
+    /// Minor page faults of each cold process by the end of its first invocation.
+    pub cold_minor_faults: Summary,
     /// Spawn → first `invocation/next` request of the cold processes (Lambda's Init Duration).
     pub init_ms: Summary,
     /// The same with `SSL_CERT_FILE` naming the whole system bundle: the cost of extra roots
@@ -105,6 +107,7 @@ pub fn method(plan: Plan) -> BTreeMap<&'static str, String> {
     BTreeMap::from([
         ("cold_start", format!("spawn of a fresh process under the bench's Runtime API → first invocation's response; median of {} processes", plan.cold_runs)),
         ("init", "spawn of the same fresh processes → their first GET /runtime/invocation/next (what Lambda reports as Init Duration)".into()),
+        ("cold_minor_faults", "minflt of /proc/<pid>/stat of each cold process after its first invocation".into()),
         ("cold_less_aws", "per cold process: cold start less the time the bench's AWS front (and moto behind it) spent answering that invocation's calls".into()),
         ("init_bundle", "init again with SSL_CERT_FILE naming the system CA bundle: every root in it parsed and trusted on top of the compiled-in roots".into()),
         ("warm", format!("{} invocations of one process after a discarded first one, timed at the Runtime API (event queued → response)", plan.warm_runs)),

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use rollout_bench::{InvokeOutcome, LambdaFn};
 
 use crate::ctx::Ctx;
-use crate::host::{sizes, system_ca_bundle, vm_hwm_kib};
+use crate::host::{minor_faults, sizes, system_ca_bundle, vm_hwm_kib};
 use crate::results::{FunctionResult, StepResult, Throughput};
 use crate::stats::{median, ms, summary};
 use crate::subjects::{SHIFT_TRAFFIC, Subject, VALIDATE_TRAFFIC};
@@ -31,6 +31,7 @@ pub async fn measure_function(
     let mut peak_rss_kib = 0;
     let mut cold_aws = Vec::with_capacity(plan.cold_runs);
     let mut cold_less_aws = Vec::with_capacity(plan.cold_runs);
+    let mut cold_faults = Vec::with_capacity(plan.cold_runs);
     let mut cold_aws_calls = 0;
     for _ in 0..plan.cold_runs {
         let calls_before = ctx.bench.front.calls().len();
@@ -43,6 +44,7 @@ pub async fn measure_function(
         cold_aws.push(aws_ms);
         cold_less_aws.push(cold_ms - aws_ms);
         init.extend(lambda.init_duration().map(ms));
+        cold_faults.extend(lambda.pid().and_then(minor_faults).map(|n| n as f64));
         cold_aws_calls = ctx.bench.front.calls().len() - calls_before;
         peak_rss_kib = peak_rss_kib.max(lambda.pid().and_then(vm_hwm_kib).unwrap_or(0));
     }
@@ -80,6 +82,7 @@ pub async fn measure_function(
         cold_start_ms: summary(&cold),
         cold_aws_ms: summary(&cold_aws),
         cold_less_aws_ms: summary(&cold_less_aws),
+        cold_minor_faults: summary(&cold_faults),
         init_ms: summary(&init),
         init_bundle_ms: summary(&init_bundle),
         cold_aws_calls,

@@ -73,19 +73,7 @@ pub const VALIDATE_TRAFFIC: Subject = Subject {
             "LifecycleEventHookExecutionId": format!("YmVuY2gtaG9vay{n:010}"),
         })
     },
-    check: |ctx, response, _| {
-        let reported = ctx
-            .bench
-            .front
-            .hook_reports()
-            .last()
-            .map(|r| r.status.clone());
-        if reported.as_deref() == Some("Succeeded") {
-            Ok(())
-        } else {
-            Err(format!("hook reported {reported:?}, response {response}"))
-        }
-    },
+    check: |ctx, response, _| hook_reported(ctx, response, "Succeeded"),
 };
 
 /// validate-traffic's report-only path: a setting it cannot use, so the hook reports `Failed`
@@ -105,19 +93,7 @@ pub const VALIDATE_TRAFFIC_REPORT: Subject = Subject {
             "LifecycleEventHookExecutionId": format!("YmVuY2gtcmVwb3J0{n:010}"),
         })
     },
-    check: |ctx, response, _| {
-        let reported = ctx
-            .bench
-            .front
-            .hook_reports()
-            .last()
-            .map(|r| r.status.clone());
-        if reported.as_deref() == Some("Failed") {
-            Ok(())
-        } else {
-            Err(format!("hook reported {reported:?}, response {response}"))
-        }
-    },
+    check: |ctx, response, _| hook_reported(ctx, response, "Failed"),
 };
 
 pub const SHIFT_TRAFFIC: Subject = Subject {
@@ -180,3 +156,14 @@ pub const SUBJECTS: [Subject; 5] = [
     SHIFT_TRAFFIC,
     NOTIFY_SLACK,
 ];
+
+/// The last hook status CodeDeploy received was `expected`.
+fn hook_reported(ctx: &Ctx, response: &Value, expected: &str) -> Result<(), String> {
+    let reports = ctx.bench.front.hook_reports();
+    let reported = reports.last().map(|r| r.status.as_str());
+    if reported == Some(expected) {
+        Ok(())
+    } else {
+        Err(format!("hook reported {reported:?}, response {response}"))
+    }
+}
