@@ -1,7 +1,8 @@
 //! The AWS endpoint the functions talk to: a pass-through to moto that adds what moto lacks
 //! and injects faults.
 //!
-//! Faults and the CodeDeploy fake answer in the wire protocol of the service that was called,
+//! Faults, the CodeDeploy fake and the ECS fake ([`crate::ecs_fake`]: `DescribeServiceRevisions`,
+//! `DescribeServiceDeployments`) answer in the wire protocol of the service that was called,
 //! so the Rust SDK parses them exactly as it would parse AWS: awsJson1.1 errors (`__type`,
 //! `x-amzn-ErrorType`) for CodeDeploy and KMS, awsQuery XML `<ErrorResponse>` for ELBv2, SNS and
 //! CloudWatch.
@@ -13,6 +14,8 @@ use std::time::Duration;
 use axum::body::{Body, Bytes, to_bytes};
 use axum::http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use serde_json::{Value, json};
+
+use crate::ecs_fake::EcsFake;
 
 const CODEDEPLOY_TARGET_PREFIX: &str = "CodeDeploy_20141006.";
 
@@ -157,6 +160,8 @@ pub struct AwsFront {
     /// two concurrent conditional writes can both pass; DynamoDB makes each one atomic. The
     /// front passes DynamoDB calls to moto one at a time, as DynamoDB would apply them.
     dynamodb: Arc<tokio::sync::Mutex<()>>,
+    /// The ECS deployment operations moto lacks, from revisions the tests register.
+    ecs: Arc<EcsFake>,
     moto_url: String,
     client: reqwest::Client,
     pub port: u16,
@@ -169,6 +174,7 @@ impl AwsFront {
         let front = AwsFront {
             state: Arc::default(),
             dynamodb: Arc::default(),
+            ecs: Arc::default(),
             moto_url,
             client: reqwest::Client::builder()
                 .no_proxy()
@@ -192,6 +198,11 @@ impl AwsFront {
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The ECS fake: register the service revisions and deployments ECS would have.
+    pub fn ecs(&self) -> &EcsFake {
+        &self.ecs
     }
 
     pub fn inject(&self, fault: Fault) {
@@ -285,6 +296,9 @@ impl AwsFront {
         }
         if target.as_deref() == Some("CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus") {
             return self.put_hook_status(&parts.headers, &body).await;
+        }
+        if let Some(target) = target.as_deref().filter(|t| EcsFake::answers(t)) {
+            return self.ecs.handle(target, &body);
         }
         let publish = (service == "sns" && operation == "Publish")
             .then(|| sns_publish(&body))
@@ -509,7 +523,7 @@ fn error_reply(service: &str, status: u16, code: &str, message: &str) -> Respons
     }
 }
 
-fn json_error(status: u16, code: &str, message: &str) -> Response<Body> {
+pub(crate) fn json_error(status: u16, code: &str, message: &str) -> Response<Body> {
     let mut reply = json_reply(status, &json!({ "__type": code, "message": message }));
     if let Ok(value) = HeaderValue::from_str(code) {
         reply.headers_mut().insert("x-amzn-errortype", value);
@@ -517,7 +531,7 @@ fn json_error(status: u16, code: &str, message: &str) -> Response<Body> {
     reply
 }
 
-fn json_reply(status: u16, body: &Value) -> Response<Body> {
+pub(crate) fn json_reply(status: u16, body: &Value) -> Response<Body> {
     Response::builder()
         .status(status)
         .header("content-type", "application/x-amz-json-1.1")

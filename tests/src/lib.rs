@@ -3,8 +3,10 @@
 //!
 //! - [`moto::Moto`]: moto in server mode on a free 127.0.0.1 port (the AWS emulator).
 //! - [`front::AwsFront`]: the endpoint the functions see. It forwards every call to moto, answers
-//!   the CodeDeploy operations moto lacks (`PutLifecycleEventHookExecutionStatus`), counts calls
-//!   and injects faults per operation, each in the real wire protocol of its service.
+//!   the CodeDeploy operations moto lacks (`PutLifecycleEventHookExecutionStatus`) and, through
+//!   [`ecs_fake::EcsFake`], the ECS deployment ones (`DescribeServiceRevisions`,
+//!   `DescribeServiceDeployments`), counts calls and injects faults per operation, each in the
+//!   real wire protocol of its service.
 //! - [`slack::SlackFake`]: a Slack incoming webhook with Slack's answers and error bodies.
 //! - [`runtime::LambdaFn`]: a Lambda Runtime API server that runs a compiled `bootstrap` binary
 //!   exactly as Lambda does (environment, deadline header, error reporting).
@@ -20,6 +22,7 @@
 pub mod asl;
 pub mod bench;
 pub mod demo;
+pub mod ecs_fake;
 pub mod fixtures;
 pub mod front;
 pub mod hooks;

@@ -58,7 +58,7 @@ pub enum Retried<E> {
 }
 
 impl<E: ProvideErrorMetadata + std::error::Error> Retried<E> {
-    fn into_error(self, step: &'static str) -> Error {
+    pub(crate) fn into_error(self, step: &'static str) -> Error {
         match self {
             Retried::Permanent(err) => aws_error(step, &err),
             Retried::Exhausted(err) => err,
@@ -68,7 +68,7 @@ impl<E: ProvideErrorMetadata + std::error::Error> Retried<E> {
 
 /// One SDK call under [`retry_until`]. Remembers the last transient error itself, so the cause
 /// survives even when the final attempt is cut off by `until`.
-async fn retried<T, E, F, Fut>(
+pub(crate) async fn retried<T, E, F, Fut>(
     step: &'static str,
     until: Instant,
     call: F,

@@ -9,6 +9,10 @@ pub enum Error {
     /// The payload is not a CodeDeploy hook event; nothing can be reported.
     #[error("not a CodeDeploy lifecycle hook event: {0}")]
     InvalidEvent(String),
+    /// An ECS lifecycle hook payload that cannot be read. Answered `FAILED` with this reason
+    /// (ECS rolls back on a missing answer anyway); shares the `InvalidEvent` kind.
+    #[error("not a valid ECS lifecycle hook event: {0}")]
+    InvalidEcsEvent(String),
     /// CodeDeploy does not know the deployment; a report would be refused too.
     #[error("deployment {0} does not exist")]
     DeploymentNotFound(String),
@@ -32,6 +36,26 @@ pub enum Error {
     NoTestListener { group: String },
     #[error("the test listener cannot be used: {0}")]
     BadListener(String),
+    /// ECS built-in deployments: the service revision names no listener rule for the route the
+    /// stage probes.
+    #[error(
+        "service revision {revision} has no {field} in loadBalancers[].advancedConfiguration \
+         and TARGET_URL is not set"
+    )]
+    NoListenerRule {
+        revision: String,
+        field: &'static str,
+    },
+    /// ECS built-in deployments: the listener behind the route's rule cannot be probed (shares
+    /// the `BadListener` kind).
+    #[error("the {route} listener cannot be used: {detail}")]
+    BadRouteListener { route: &'static str, detail: String },
+    /// DescribeServiceRevisions does not know the deployment's target revision.
+    #[error("service revision {arn} not found: {reason}")]
+    ServiceRevisionNotFound { arn: String, reason: String },
+    /// The listener rule matches on something a probe request cannot be made to satisfy.
+    #[error("the listener rule cannot be matched by the probe: {0}")]
+    UnmatchableRule(String),
     #[error("green targets not healthy after {waited_ms} ms: {health}")]
     NotReady { waited_ms: u64, health: String },
     #[error("CodeDeploy rejected the hook status: {0}")]
@@ -43,13 +67,16 @@ pub enum Error {
 impl ErrorKind for Error {
     fn kind(&self) -> &'static str {
         match self {
-            Error::InvalidEvent(_) => "InvalidEvent",
+            Error::InvalidEvent(_) | Error::InvalidEcsEvent(_) => "InvalidEvent",
             Error::DeploymentNotFound(_) => "DeploymentNotFound",
             Error::InvalidConfig(_) => "InvalidConfig",
             Error::Aws { .. } => "AwsError",
             Error::AwsUnavailable { .. } => "AwsUnavailable",
             Error::NoTestListener { .. } => "NoTestListener",
-            Error::BadListener(_) => "BadListener",
+            Error::BadListener(_) | Error::BadRouteListener { .. } => "BadListener",
+            Error::NoListenerRule { .. } => "NoListenerRule",
+            Error::ServiceRevisionNotFound { .. } => "ServiceRevisionNotFound",
+            Error::UnmatchableRule(_) => "UnmatchableRule",
             Error::NotReady { .. } => "GreenNotReady",
             Error::ReportRejected(_) => "ReportRejected",
             Error::ReportNotDelivered(_) => "ReportNotDelivered",

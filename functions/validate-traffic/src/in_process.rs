@@ -8,6 +8,9 @@
 //! path Lambda runs. Those tests run on the real clock (a paused clock would jump ahead while
 //! the socket is waited on); the deadline tests never reach the probe and run on a paused clock.
 //! The bench tests (`tests/tests/suite/validate_traffic.rs`) prove the same paths end to end.
+//! The ECS built-in deployments' path runs against the same account in [`ecs`].
+
+mod ecs;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,18 +29,27 @@ use aws_sdk_codedeploy::types::{
     ComputePlatform, DeploymentGroupInfo, DeploymentInfo, DeploymentStatus, LifecycleEventStatus,
     LoadBalancerInfo, TargetGroupPairInfo, TrafficRoute,
 };
+use aws_sdk_ecs::operation::describe_service_revisions::{
+    DescribeServiceRevisionsError, DescribeServiceRevisionsOutput,
+};
+use aws_sdk_ecs::types::{
+    AdvancedConfiguration, Failure, LoadBalancer as EcsLoadBalancer, ServiceRevision,
+};
 use aws_sdk_elasticloadbalancingv2::operation::describe_listeners::{
     DescribeListenersError, DescribeListenersOutput,
 };
 use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancers::{
     DescribeLoadBalancersError, DescribeLoadBalancersOutput,
 };
+use aws_sdk_elasticloadbalancingv2::operation::describe_rules::{
+    DescribeRulesError, DescribeRulesOutput,
+};
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::{
     DescribeTargetHealthError, DescribeTargetHealthOutput,
 };
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Listener, LoadBalancer, LoadBalancerSchemeEnum, ProtocolEnum,
-    TargetDescription, TargetHealth, TargetHealthDescription, TargetHealthStateEnum,
+    Action, ActionTypeEnum, Listener, LoadBalancer, LoadBalancerSchemeEnum, ProtocolEnum, Rule,
+    RuleCondition, TargetDescription, TargetHealth, TargetHealthDescription, TargetHealthStateEnum,
 };
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::error::ErrorMetadata;
@@ -50,7 +62,9 @@ use tokio::time::Instant;
 
 use crate::error::Error;
 use crate::handler::{Deps, configure, handle};
-use crate::ports::{Answer, Deployments, EventSink, HookReporter, LoadBalancers, Ports};
+use crate::ports::{
+    Answer, Deployments, EventSink, HookReporter, LoadBalancers, Ports, ServiceRevisions,
+};
 
 const APPLICATION: &str = "shop";
 const GROUP: &str = "shop-dg";
@@ -58,6 +72,11 @@ const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/sh
 const LOAD_BALANCER: &str = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/shop/1";
 const GREEN: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/green/2";
 const TOPIC: &str = "arn:aws:sns:us-east-1:1:rollouts";
+/// The ECS routes: rules on the test listener, which the rule ARNs contain.
+const TEST_RULE: &str = "arn:aws:elasticloadbalancing:us-east-1:1:listener-rule/app/shop/1/test/r1";
+const PRODUCTION_RULE: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:1:listener-rule/app/shop/1/test/r2";
+const GREEN_REVISION: &str = "arn:aws:ecs:us-east-1:1:service-revision/prod/shop/2";
 
 /// How a lookup answers.
 #[derive(Clone, Copy, Default, PartialEq)]
@@ -68,6 +87,8 @@ enum Lookup {
     Throttled,
     /// No answer at all.
     Hangs,
+    /// The lookup panics (a bug in a probe task).
+    Panics,
 }
 
 /// What the fake account holds, and what a test makes it do.
@@ -83,6 +104,14 @@ struct State {
     /// The hook's status once CodeDeploy accepted one, and when.
     reported: Vec<(LifecycleEventStatus, Instant)>,
     events: Vec<RolloutEvent>,
+    /// ECS: how DescribeServiceRevisions answers, whether it knows green, which rules green's
+    /// load balancer names (test, production), the conditions of every rule.
+    describe_revisions: Lookup,
+    revision_unknown: bool,
+    revision_rules: (Option<&'static str>, Option<&'static str>),
+    rule_conditions: Vec<RuleCondition>,
+    /// Every ECS and rule lookup, in order (`DescribeServiceRevisions <arn>`, `DescribeRules <arn>`).
+    ecs_lookups: Vec<String>,
 }
 
 #[derive(Clone, Default)]
@@ -93,7 +122,11 @@ struct Account {
 impl Account {
     fn new(port: u16) -> Account {
         let account = Account::default();
-        account.lock().port = port;
+        {
+            let mut state = account.lock();
+            state.port = port;
+            state.revision_rules = (Some(TEST_RULE), Some(PRODUCTION_RULE));
+        }
         account
     }
 
@@ -125,6 +158,7 @@ impl Account {
             codedeploy: self.clone(),
             reporter: self.clone(),
             elb: self.clone(),
+            ecs: self.clone(),
             sns: self.clone(),
         }
     }
@@ -140,6 +174,7 @@ impl Account {
             Lookup::Answers => Ok(answer),
             Lookup::Throttled => Err(refusal(generic, "ThrottlingException", 400)),
             Lookup::Hangs => std::future::pending().await,
+            Lookup::Panics => panic!("lookup bug (in-memory account)"),
         }
     }
 }
@@ -164,6 +199,7 @@ impl Ports for InMemory {
     type Deployments = Account;
     type Reporter = Account;
     type LoadBalancers = Account;
+    type Services = Account;
     type Events = Account;
 }
 
@@ -285,6 +321,77 @@ impl LoadBalancers for Account {
         Ok(DescribeTargetHealthOutput::builder()
             .target_health_descriptions(target)
             .build())
+    }
+
+    async fn describe_rule(
+        &self,
+        rule_arn: &str,
+    ) -> Answer<DescribeRulesOutput, DescribeRulesError> {
+        let conditions = {
+            let mut state = self.lock();
+            state.ecs_lookups.push(format!("DescribeRules {rule_arn}"));
+            state.rule_conditions.clone()
+        };
+        let forward = Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .target_group_arn(GREEN)
+            .build();
+        let rule = Rule::builder()
+            .rule_arn(rule_arn)
+            .priority("10")
+            .set_conditions(Some(conditions))
+            .actions(forward)
+            .is_default(false)
+            .build();
+        Ok(DescribeRulesOutput::builder().rules(rule).build())
+    }
+}
+
+impl ServiceRevisions for Account {
+    async fn describe_service_revision(
+        &self,
+        arn: &str,
+    ) -> Answer<DescribeServiceRevisionsOutput, DescribeServiceRevisionsError> {
+        let (how, unknown, (test, production)) = {
+            let mut state = self.lock();
+            state
+                .ecs_lookups
+                .push(format!("DescribeServiceRevisions {arn}"));
+            (
+                state.describe_revisions,
+                state.revision_unknown,
+                state.revision_rules,
+            )
+        };
+        let answer = if unknown {
+            DescribeServiceRevisionsOutput::builder()
+                .failures(Failure::builder().arn(arn).reason("MISSING").build())
+                .build()
+        } else {
+            let mut advanced = AdvancedConfiguration::builder().alternate_target_group_arn(GREEN);
+            if let Some(rule) = test {
+                advanced = advanced.test_listener_rule(rule);
+            }
+            if let Some(rule) = production {
+                advanced = advanced.production_listener_rule(rule);
+            }
+            let lb = EcsLoadBalancer::builder()
+                .target_group_arn(GREEN)
+                .container_name("web")
+                .container_port(8000)
+                .advanced_configuration(advanced.build())
+                .build();
+            DescribeServiceRevisionsOutput::builder()
+                .service_revisions(
+                    ServiceRevision::builder()
+                        .service_revision_arn(arn)
+                        .load_balancers(lb)
+                        .build(),
+                )
+                .build()
+        };
+        self.lookup(how, DescribeServiceRevisionsError::generic, answer)
+            .await
     }
 }
 

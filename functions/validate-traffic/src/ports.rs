@@ -1,5 +1,5 @@
-//! The seams between the hook and AWS. `handler`, `discovery` and `report` call these traits
-//! one SDK call at a time and keep their own retries, bounds and decisions; `Aws` plugs in the
+//! The seams between the hook and AWS. `codedeploy`, `discovery`, `report` and `ecs` call these
+//! traits one SDK call at a time and keep their own retries, bounds and decisions; `Aws` plugs in the
 //! SDK clients, and the unit tests (`in_process`) an in-memory account that answers with the
 //! SDK's own output and error types, so throttling, refusals and hung calls run through the
 //! same code as in Lambda. The HTTP probe is not behind a seam: the tests serve green on a
@@ -18,11 +18,17 @@ use aws_sdk_codedeploy::operation::put_lifecycle_event_hook_execution_status::{
     PutLifecycleEventHookExecutionStatusError, PutLifecycleEventHookExecutionStatusOutput,
 };
 use aws_sdk_codedeploy::types::LifecycleEventStatus;
+use aws_sdk_ecs::operation::describe_service_revisions::{
+    DescribeServiceRevisionsError, DescribeServiceRevisionsOutput,
+};
 use aws_sdk_elasticloadbalancingv2::operation::describe_listeners::{
     DescribeListenersError, DescribeListenersOutput,
 };
 use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancers::{
     DescribeLoadBalancersError, DescribeLoadBalancersOutput,
+};
+use aws_sdk_elasticloadbalancingv2::operation::describe_rules::{
+    DescribeRulesError, DescribeRulesOutput,
 };
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::{
     DescribeTargetHealthError, DescribeTargetHealthOutput,
@@ -74,6 +80,21 @@ pub trait LoadBalancers: Clone + Send + Sync + 'static {
         &self,
         target_group_arn: &str,
     ) -> impl Future<Output = Answer<DescribeTargetHealthOutput, DescribeTargetHealthError>> + Send;
+    /// One listener rule: the ECS built-in deployments name their test and production routes
+    /// by rule ARN.
+    fn describe_rule(
+        &self,
+        rule_arn: &str,
+    ) -> impl Future<Output = Answer<DescribeRulesOutput, DescribeRulesError>> + Send;
+}
+
+/// ECS lookups for the hook of ECS built-in deployments. `Clone + 'static`: the lookups run in
+/// their own task.
+pub trait ServiceRevisions: Clone + Send + Sync + 'static {
+    fn describe_service_revision(
+        &self,
+        service_revision_arn: &str,
+    ) -> impl Future<Output = Answer<DescribeServiceRevisionsOutput, DescribeServiceRevisionsError>> + Send;
 }
 
 /// The notifications topic. Best effort: the result is only logged.
@@ -91,6 +112,7 @@ pub trait Ports: 'static {
     type Deployments: Deployments;
     type Reporter: HookReporter;
     type LoadBalancers: LoadBalancers;
+    type Services: ServiceRevisions;
     type Events: EventSink;
 }
 
@@ -101,6 +123,7 @@ impl Ports for Aws {
     type Deployments = aws_sdk_codedeploy::Client;
     type Reporter = aws_sdk_codedeploy::Client;
     type LoadBalancers = aws_sdk_elasticloadbalancingv2::Client;
+    type Services = aws_sdk_ecs::Client;
     type Events = aws_sdk_sns::Client;
 }
 
@@ -172,6 +195,25 @@ impl LoadBalancers for aws_sdk_elasticloadbalancingv2::Client {
     ) -> Answer<DescribeTargetHealthOutput, DescribeTargetHealthError> {
         self.describe_target_health()
             .target_group_arn(target_group_arn)
+            .send()
+            .await
+    }
+
+    async fn describe_rule(
+        &self,
+        rule_arn: &str,
+    ) -> Answer<DescribeRulesOutput, DescribeRulesError> {
+        self.describe_rules().rule_arns(rule_arn).send().await
+    }
+}
+
+impl ServiceRevisions for aws_sdk_ecs::Client {
+    async fn describe_service_revision(
+        &self,
+        service_revision_arn: &str,
+    ) -> Answer<DescribeServiceRevisionsOutput, DescribeServiceRevisionsError> {
+        self.describe_service_revisions()
+            .service_revision_arns(service_revision_arn)
             .send()
             .await
     }

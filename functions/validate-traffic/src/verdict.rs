@@ -231,7 +231,12 @@ pub struct Verdict {
 /// Latency percentiles cover requests that got a response: a timeout has no latency of its own
 /// and already fails the success ratio.
 pub fn judge(samples: &[Sample], thresholds: &Thresholds) -> Verdict {
-    let stats = summarize(samples);
+    judge_stats(summarize(samples), thresholds)
+}
+
+/// The thresholds applied to a summary: the one judge for a single probe ([`judge`]) and for the
+/// running totals of an ECS soak, whose percentiles come from a bounded histogram.
+pub fn judge_stats(stats: Stats, thresholds: &Thresholds) -> Verdict {
     let mut reasons = Vec::new();
     if stats.requests == 0 {
         reasons.push("no requests were counted".to_string());

@@ -15,4 +15,5 @@ mod shift_traffic_safety;
 mod shift_traffic_support;
 mod template;
 mod validate_traffic;
+mod validate_traffic_ecs;
 mod world;

@@ -238,3 +238,85 @@ fn the_block_reader_follows_indentation() {
     let statements = "Statement:\n  - Action: a:B\n    Resource: r\n  - Action: c:D\n";
     assert_eq!(statements_with(statements, "c:D"), vec!["  - Action: c:D"]);
 }
+
+#[test]
+fn ecs_invokes_validate_traffic_only_through_its_hook_role() {
+    let text = template();
+    let role = block(&text, &["Resources", "ValidateTrafficEcsHookRole"]);
+    assert!(role.contains("Type: AWS::IAM::Role"), "{role}");
+    // Only ECS may assume it...
+    let trust = block(&role, &["AssumeRolePolicyDocument", "Statement"]);
+    let trust = items(&trust);
+    assert_eq!(trust.len(), 1, "{trust:#?}");
+    assert!(
+        trust[0].contains("Service: ecs.amazonaws.com") && trust[0].contains("sts:AssumeRole"),
+        "{}",
+        trust[0]
+    );
+    // ...and it may do one thing: invoke validate-traffic (its versions and aliases included).
+    let statements = statements_with(&role, "Effect:");
+    assert_eq!(statements.len(), 2, "trust + one grant: {statements:#?}");
+    let grant = statements_with(&role, "lambda:InvokeFunction");
+    assert_eq!(grant.len(), 1, "{grant:#?}");
+    let resources: Vec<&str> = grant[0]
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("- !"))
+        .collect();
+    assert_eq!(
+        resources,
+        [
+            "- !GetAtt ValidateTrafficFunction.Arn",
+            "- !Sub ${ValidateTrafficFunction.Arn}:*"
+        ],
+        "{}",
+        grant[0]
+    );
+    assert!(!role.contains("Resource: \"*\""), "{role}");
+    assert!(!role.contains("ManagedPolicyArns"), "{role}");
+    // No other statement lets anyone invoke a function.
+    assert_eq!(text.matches("lambda:InvokeFunction").count(), 1);
+
+    let output = block(&text, &["Outputs", "ValidateTrafficEcsHookRoleArn"]);
+    assert!(
+        output.contains("Value: !GetAtt ValidateTrafficEcsHookRole.Arn"),
+        "{output}"
+    );
+    let output = block(&text, &["Outputs", "ValidateTrafficFunctionArn"]);
+    assert!(
+        output.contains("Value: !GetAtt ValidateTrafficFunction.Arn"),
+        "{output}"
+    );
+}
+
+#[test]
+fn validate_traffic_reads_service_revisions_and_rules_only() {
+    let text = template();
+    let role = block(&text, &["Resources", "ValidateTrafficRole"]);
+    let revisions = statements_with(&role, "ecs:DescribeServiceRevisions");
+    assert_eq!(revisions.len(), 1, "{revisions:#?}");
+    assert!(
+        revisions[0].contains(
+            "Resource: !Sub arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service-revision/*"
+        ),
+        "{}",
+        revisions[0]
+    );
+    // Reading, never changing: no other ECS action anywhere in the template.
+    let ecs_actions: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#') && (l.contains(" ecs:") || l.starts_with("- ecs:")))
+        .collect();
+    assert_eq!(
+        ecs_actions,
+        ["Action: ecs:DescribeServiceRevisions"],
+        "{ecs_actions:?}"
+    );
+    let rules = statements_with(&role, "elasticloadbalancing:DescribeRules");
+    assert_eq!(rules.len(), 1, "{rules:#?}");
+    assert!(
+        statements_with(&role, "elasticloadbalancing:Modify").is_empty(),
+        "validate-traffic never changes a listener or rule"
+    );
+}
