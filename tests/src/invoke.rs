@@ -289,6 +289,31 @@ pub async fn run(function: Function, event: Value, quiet: bool) -> Report {
                 SideEffects::NotifySlack { posts },
             )
         }
+        Function::ValidateTraffic if event.get("lifecycleStage").is_some() => {
+            // An ECS built-in deployment's hook event: the bench's world has no ECS service
+            // revision, so the stages that probe answer FAILED naming what is missing; the
+            // others (and rollbacks) answer as ECS would see them. The whole ECS flow runs in
+            // tests/tests/suite/validate_traffic_ecs.rs.
+            out.progress(
+                "ECS hook event: no ECS service revision on the bench, so probing stages answer \
+                 FAILED (ServiceRevisionNotFound); the others answer at once",
+            );
+            let env = function_env(function.name(), &world, "", "").unwrap_or_default();
+            let lambda = start(&mut out, function, &bench, &env_refs(&env)).await;
+            let invocation = invoke(&mut out, &lambda, &substitutions, &event).await;
+            Report::new(
+                function,
+                substitutions,
+                event,
+                invocation,
+                lambda.logs(),
+                SideEffects::ValidateTraffic {
+                    hook_reports: bench.front.hook_reports(),
+                    probes: Vec::new(),
+                    published: bench.front.sns_messages(),
+                },
+            )
+        }
         Function::ValidateTraffic => {
             let deployment_id = world.create_deployment(&config).await;
             replace(

@@ -60,6 +60,37 @@ async fn validate_traffic_sample_reports_one_hook_status_after_probing_green() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ecs_hook_sample_is_answered_with_a_hook_status_not_a_codedeploy_report() {
+    for (sample, expected) in [
+        ("pre-scale-up.json", "SUCCEEDED"),
+        ("production-traffic-shift-rollback.json", "SUCCEEDED"),
+        // No service revision on the bench: the probing stage says what is missing.
+        ("post-test-traffic-shift.json", "FAILED"),
+    ] {
+        let report = run(
+            Function::ValidateTraffic,
+            &format!("events/validate-traffic/ecs-builtin/{sample}"),
+        )
+        .await;
+        let response = report.invocation.response();
+        assert_eq!(
+            response["hookStatus"], expected,
+            "{sample}: {}",
+            report.text
+        );
+        let SideEffects::ValidateTraffic { hook_reports, .. } = &report.side_effects else {
+            panic!("{:?}", report.side_effects)
+        };
+        assert!(hook_reports.is_empty(), "{sample}: CodeDeploy was called");
+        assert!(
+            report.substitutions.is_empty(),
+            "{:?}",
+            report.substitutions
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shift_traffic_start_sample_moves_the_first_canary_step() {
     let report = run(
         Function::ShiftTraffic,
