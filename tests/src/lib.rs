@@ -20,6 +20,7 @@
 //! Each bench owns its processes; they stop when it is dropped, so tests run in parallel.
 
 pub mod asl;
+pub mod async_invoke;
 pub mod bench;
 pub mod demo;
 pub mod ecs_fake;

@@ -117,6 +117,33 @@ struct State {
     script: VecDeque<SlackReply>,
     default: Option<SlackReply>,
     posts: Vec<SlackPost>,
+    limit: Option<RateLimit>,
+}
+
+/// Slack's limit on one webhook: about one message a second sustained, short bursts allowed.
+/// A token bucket: `burst` tokens, refilled at `per_second`; a post without a token is answered
+/// 429 with `Retry-After` in whole seconds, as Slack does.
+#[derive(Debug, Clone)]
+struct RateLimit {
+    per_second: f64,
+    burst: f64,
+    tokens: f64,
+    refilled_at: Instant,
+}
+
+impl RateLimit {
+    /// Takes a token, or says how many seconds until one is there.
+    fn take(&mut self, now: Instant) -> Result<(), u64> {
+        let earned = now.duration_since(self.refilled_at).as_secs_f64() * self.per_second;
+        self.tokens = (self.tokens + earned).min(self.burst);
+        self.refilled_at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err((((1.0 - self.tokens) / self.per_second).ceil() as u64).max(1))
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -154,6 +181,17 @@ impl SlackFake {
         self.lock().script.extend(replies);
     }
 
+    /// Limits posts as Slack does: `per_second` sustained, bursts of up to `burst`; beyond it,
+    /// 429 `rate_limited` with `Retry-After`. Scripted replies come after the limit.
+    pub fn rate_limit(&self, per_second: f64, burst: u32) {
+        self.lock().limit = Some(RateLimit {
+            per_second,
+            burst: f64::from(burst.max(1)),
+            tokens: f64::from(burst.max(1)),
+            refilled_at: Instant::now(),
+        });
+    }
+
     /// Answers every post that no script covers with this reply.
     pub fn set_default(&self, reply: SlackReply) {
         self.lock().default = Some(reply);
@@ -180,11 +218,20 @@ impl SlackFake {
     async fn handle(&self, path: String, headers: HeaderMap, body: Bytes) -> Response<Body> {
         let reply = {
             let mut state = self.lock();
-            state
-                .script
-                .pop_front()
-                .or_else(|| state.default.clone())
-                .unwrap_or(SlackReply::Ok)
+            let limited = state
+                .limit
+                .as_mut()
+                .and_then(|limit| limit.take(Instant::now()).err());
+            match limited {
+                Some(seconds) => SlackReply::RateLimited {
+                    retry_after: Some(seconds),
+                },
+                None => state
+                    .script
+                    .pop_front()
+                    .or_else(|| state.default.clone())
+                    .unwrap_or(SlackReply::Ok),
+            }
         };
         let text = String::from_utf8_lossy(&body).to_string();
         let (mut status, mut answer) = reply.status_and_body();

@@ -9,6 +9,7 @@ mod fault_matrix;
 mod guide;
 mod invoke;
 mod notify_slack;
+mod notify_slack_burst;
 mod shift_traffic;
 mod shift_traffic_driver;
 mod shift_traffic_safety;

@@ -180,6 +180,36 @@ fn notify_slack_decrypts_without_a_context_only_when_asked() {
 }
 
 #[test]
+fn notify_slack_posters_are_bounded_by_reserved_concurrency_unless_zero() {
+    let text = template();
+    let parameter = block(&text, &["Parameters", "NotifyReservedConcurrency"]);
+    assert!(parameter.contains("Default: 2"), "{parameter}");
+    assert!(parameter.contains("MinValue: 0"), "{parameter}");
+    let condition = block(&text, &["Conditions", "NotifyConcurrencyReserved"]);
+    assert!(
+        condition.contains("!Not [!Equals [!Ref NotifyReservedConcurrency, \"0\"]]"),
+        "{condition}"
+    );
+    let reserved = block(
+        &text,
+        &[
+            "NotifySlackFunction",
+            "Properties",
+            "ReservedConcurrentExecutions",
+        ],
+    );
+    let lines: Vec<&str> = reserved.lines().map(str::trim).collect();
+    assert!(
+        lines.ends_with(&[
+            "- NotifyConcurrencyReserved",
+            "- !Ref NotifyReservedConcurrency",
+            "- !Ref AWS::NoValue",
+        ]),
+        "{reserved}"
+    );
+}
+
+#[test]
 fn validate_traffic_gets_vpc_permissions_only_with_subnets() {
     let text = template();
     let function = block(
