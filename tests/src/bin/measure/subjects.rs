@@ -96,6 +96,28 @@ pub const VALIDATE_TRAFFIC_REPORT: Subject = Subject {
     check: |ctx, response, _| hook_reported(ctx, response, "Failed"),
 };
 
+/// validate-traffic as the hook of an ECS built-in deployment, at a rollback's
+/// `PRODUCTION_TRAFFIC_SHIFT`: answered `SUCCEEDED` at once, so a rollback never waits on it.
+pub const VALIDATE_TRAFFIC_ECS_ROLLBACK: Subject = Subject {
+    name: "validate-traffic, ECS rollback",
+    binary: "validate-traffic",
+    startup_target: true,
+    expected_error: None,
+    measured: "ECS `PRODUCTION_TRAFFIC_SHIFT` of a rollback: `SUCCEEDED` returned at once, no AWS call",
+    env: |_| vec![],
+    event: |_, n| {
+        let mut event = rollout_bench::event(
+            "validate-traffic/ecs-builtin/production-traffic-shift-rollback.json",
+        );
+        event["executionId"] = json!(format!("bench-rollback-{n:010}"));
+        event
+    },
+    check: |_, response, _| match response.get("hookStatus").and_then(Value::as_str) {
+        Some("SUCCEEDED") => Ok(()),
+        _ => Err(format!("answered {response}")),
+    },
+};
+
 pub const SHIFT_TRAFFIC: Subject = Subject {
     name: "shift-traffic",
     binary: "shift-traffic",
@@ -149,10 +171,11 @@ pub const NOTIFY_SLACK: Subject = Subject {
 };
 
 /// Every subject, in the order of the results: the floor first, then the functions.
-pub const SUBJECTS: [Subject; 5] = [
+pub const SUBJECTS: [Subject; 6] = [
     FLOOR,
     VALIDATE_TRAFFIC,
     VALIDATE_TRAFFIC_REPORT,
+    VALIDATE_TRAFFIC_ECS_ROLLBACK,
     SHIFT_TRAFFIC,
     NOTIFY_SLACK,
 ];
