@@ -26,20 +26,24 @@ pub enum Ending {
     Failed { error: String, cause: String },
 }
 
-/// One state an execution went through.
+/// One state an execution went through. Each visit is one state transition, as Step Functions
+/// bills them (a retry is one too).
 #[derive(Debug, Clone)]
 pub struct Visit {
     pub state: String,
     /// The state's output (the error object for a caught task).
     pub output: Value,
+    /// When the state finished: the time between two visits is the later state's own.
+    pub at: std::time::Instant,
 }
 
 /// A Step Functions execution of the subset of ASL the rollout machine uses (Pass with `Result`
 /// or `Parameters` (input and `$$.Execution.Id` paths), Task with
 /// `lambda:invoke`, Retry, Catch, Choice with `And`/`IsPresent`/`StringEquals`/`BooleanEquals`,
-/// Wait, Succeed, Fail; JSONPath `$` and `$.a.b`), run
-/// one state at a time so a test can look at the listener between states. Waits are real
-/// (the spec's `time_scale` shortens them); retry intervals are skipped.
+/// Wait with `Seconds` or `SecondsPath`, Succeed, Fail; JSONPath `$` and `$.a.b`; a state's
+/// `Comment` is ignored), run one state at a time so a test can look at the listener between
+/// states. Waits are real (the spec's `time_scale` shortens them, the watch loop's too);
+/// retry intervals are skipped.
 pub struct Execution {
     /// `$$.Execution.Id`.
     pub id: String,
@@ -113,6 +117,11 @@ impl Execution {
         self.visits.iter().map(|v| v.state.as_str()).collect()
     }
 
+    /// State transitions so far (what Step Functions bills): one per visit, retries included.
+    pub fn transitions(&self) -> usize {
+        self.visits.len()
+    }
+
     /// Runs one state; `None` once the execution has ended.
     pub async fn advance(&mut self, function: &LambdaFn) -> Option<&Visit> {
         let name = self.current.clone()?;
@@ -159,6 +168,7 @@ impl Execution {
                                 self.visits.push(Visit {
                                     state: format!("{name} (retry)"),
                                     output: json!({"Error": error_type}),
+                                    at: std::time::Instant::now(),
                                 });
                                 return self.visits.last();
                             }
@@ -230,6 +240,7 @@ impl Execution {
         self.visits.push(Visit {
             state: name,
             output: self.data.clone(),
+            at: std::time::Instant::now(),
         });
         self.visits.last()
     }

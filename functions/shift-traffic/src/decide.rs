@@ -55,6 +55,31 @@ pub fn decide(plan: &[PlannedStep], index: usize, current: Weights) -> Decision 
     }
 }
 
+/// What a promoted step does: straight to the last step's weights (through the gates), from
+/// the weights the step before `index` wrote, or from the last step's weights to the check
+/// after the bake (a promote during the bake, or a retried promote). Anything else is drift,
+/// as for any step. Pure.
+pub fn decide_promote(plan: &[PlannedStep], index: usize, current: Weights) -> Decision {
+    let Some(last) = plan.last().map(|s| s.weights) else {
+        return Decision::FinalCheck;
+    };
+    if current == last {
+        return Decision::FinalCheck;
+    }
+    match decide(plan, index, current) {
+        Decision::Apply(_) => Decision::Apply(last),
+        // Only a step of this plan (not its last) is in place here: not what this step expects.
+        Decision::AlreadyApplied => Decision::Drift {
+            expected: match index {
+                0 => Weights::ALL_BLUE,
+                _ => plan[index - 1].weights,
+            },
+            what: format!("what step {} wrote", index.saturating_sub(1)),
+        },
+        other => other,
+    }
+}
+
 /// Whether a rollback may write blue over `current`: only over weights this rollout's plan
 /// could have written (or all-blue already), unless forced. Anything else was set by someone
 /// else, whose decision a rollback must not undo. Pure.
@@ -133,6 +158,44 @@ mod tests {
         // Step 1 found all-blue: someone rolled back by hand.
         assert!(matches!(
             decide(&plan, 1, Weights::ALL_BLUE),
+            Decision::Drift { .. }
+        ));
+    }
+
+    #[test]
+    fn a_promote_goes_to_the_last_step_from_where_the_rollout_is() {
+        let linear = plan::plan(
+            &Strategy::Linear {
+                permille: 100,
+                interval_seconds: 60,
+            },
+            60,
+        );
+        let at = |permille: u16| Weights::for_green_share(permille);
+        // Waiting after step 2 (30 %): step 3 is next; a promote writes 100 % instead.
+        assert_eq!(
+            decide_promote(&linear, 3, at(300)),
+            Decision::Apply(ALL_GREEN)
+        );
+        assert_eq!(
+            decide_promote(&linear, 0, Weights::ALL_BLUE),
+            Decision::Apply(ALL_GREEN)
+        );
+        // Already at 100 % (the bake, or a retried promote): the final check.
+        assert_eq!(decide_promote(&linear, 10, ALL_GREEN), Decision::FinalCheck);
+        assert_eq!(decide_promote(&linear, 3, ALL_GREEN), Decision::FinalCheck);
+        // Someone else's weights, or a step this one does not follow: drift, as for any step.
+        for (index, found) in [(3, at(500)), (3, at(400)), (3, Weights::ALL_BLUE)] {
+            assert!(
+                matches!(
+                    decide_promote(&linear, index, found),
+                    Decision::Drift { expected, .. } if expected == at(300)
+                ),
+                "{index} {found:?}"
+            );
+        }
+        assert!(matches!(
+            decide_promote(&canary(), 2, TEN),
             Decision::Drift { .. }
         ));
     }

@@ -100,6 +100,15 @@ pub enum Error {
         found_green: i32,
     },
 
+    #[error(
+        "{request} not recorded for {target}: {detail}; use rollback to put all traffic on blue without a running rollout"
+    )]
+    RequestRefused {
+        target: String,
+        request: &'static str,
+        detail: String,
+    },
+
     #[error("{operation} failed: {summary}")]
     Aws {
         operation: &'static str,
@@ -125,6 +134,7 @@ impl ErrorKind for Error {
             Error::LeaseHeld { .. } => "LeaseHeld",
             Error::LeaseLost { .. } => "LeaseLost",
             Error::RollbackRefused { .. } => "RollbackRefused",
+            Error::RequestRefused { .. } => "RequestRefused",
             Error::Aws { .. } => "AwsError",
         }
     }
@@ -149,6 +159,7 @@ impl Error {
         "LeaseHeld",
         "LeaseLost",
         "RollbackRefused",
+        "RequestRefused",
         "AwsError",
     ];
 
@@ -174,6 +185,14 @@ impl Error {
 
     /// Errors the state machine retries: the step is idempotent.
     pub const RETRYABLE: &'static [&'static str] = &["Throttled"];
+
+    /// Errors only a person's direct invocation gets (`promote`, `abort`): the state machine
+    /// never sends those actions, so no state names them.
+    pub const DIRECT_ONLY: &'static [&'static str] = &["RequestRefused"];
+
+    /// The task states that invoke shift-traffic for a rollout step or a watch: each stops in
+    /// place, retries and rolls back on the same errors.
+    pub const TASK_STATES: &'static [&'static str] = &["Shift", "Watch"];
 }
 
 impl From<Error> for lambda_runtime::Diagnostic {
@@ -227,25 +246,48 @@ mod tests {
                 }
             }
         }
-        let shift = &machine["States"]["Shift"];
-        let catches = names(&shift["Catch"]);
-        assert_eq!(shift["Catch"][0]["Next"], "Stopped");
-        for kind in Error::STOP_IN_PLACE {
-            assert!(
-                catches[0].iter().any(|n| n == kind),
-                "{kind} does not stop in place"
-            );
+        for state in Error::TASK_STATES {
+            let task = &machine["States"][*state];
+            assert_eq!(task["Type"], "Task", "{state}");
+            let catches = names(&task["Catch"]);
+            assert_eq!(task["Catch"][0]["Next"], "Stopped", "{state}");
+            for kind in Error::STOP_IN_PLACE {
+                assert!(
+                    catches[0].iter().any(|n| n == kind),
+                    "{state}: {kind} does not stop in place"
+                );
+            }
+            for name in &catches[0] {
+                assert!(
+                    Error::STOP_IN_PLACE.contains(&name.as_str()),
+                    "{state}: {name} stops but is not listed"
+                );
+            }
+            for kind in Error::RETRYABLE {
+                assert!(
+                    names(&task["Retry"])[0].iter().any(|n| n == kind),
+                    "{state}: {kind} not retried"
+                );
+            }
+            // Anything else rolls back.
+            assert_eq!(names(&task["Catch"])[1], vec!["States.ALL".to_string()]);
+            assert_eq!(task["Catch"][1]["Next"], "PrepareRollback", "{state}");
         }
-        for name in &catches[0] {
+        // A watch that finds a failed gate (or an abort) goes to the rollback with its reason.
+        let watched = machine["States"]["Watched?"]["Choices"]
+            .as_array()
+            .expect("Watched? has choices");
+        assert!(
+            watched
+                .iter()
+                .any(|c| c["StringEquals"] == "rollback" && c["Next"] == "Rollback"),
+            "{watched:?}"
+        );
+        for kind in Error::DIRECT_ONLY {
+            assert!(Error::KINDS.contains(kind));
             assert!(
-                Error::STOP_IN_PLACE.contains(&name.as_str()),
-                "{name} stops but is not listed"
-            );
-        }
-        for kind in Error::RETRYABLE {
-            assert!(
-                names(&shift["Retry"])[0].iter().any(|n| n == kind),
-                "{kind} not retried"
+                !MACHINE.contains(kind),
+                "{kind} is for direct invocations only"
             );
         }
         // A refused or lost rollback is not retried, and ends stopped, not failed.
@@ -281,6 +323,11 @@ mod tests {
                 target: String::new(),
                 found_blue: 1,
                 found_green: 1,
+            },
+            Error::RequestRefused {
+                target: String::new(),
+                request: "promote",
+                detail: String::new(),
             },
             Error::Aws {
                 operation: "x",

@@ -3,12 +3,12 @@
 //!
 //! Property: any bytes, read as a whole spec or as just its `strategy`, parse without panicking
 //! into either an `InvalidSpec` error or a plan that ALB can apply: weights 0 to 999, green's
-//! share strictly rising, the last step all green; and the step decision never writes weights
-//! outside that plan.
+//! share strictly rising, the last step all green; the step decision (a promoted one too)
+//! never writes weights outside that plan; and the watch interval is a whole second or more.
 
 use serde_json::{Value, json};
 
-use crate::decide::{Decision, decide, resume_step};
+use crate::decide::{Decision, decide, decide_promote, resume_step};
 use crate::error::Error;
 use crate::plan::{FULL, MAX_WEIGHT, PlannedStep, Weights, plan, scaled};
 use crate::spec::parse;
@@ -45,6 +45,9 @@ pub fn check_spec_plan(data: &[u8]) -> Result<(), Violation> {
     check_plan(&steps)?;
     for step in &steps {
         let _ = scaled(step.wait_seconds, spec.time_scale);
+    }
+    if crate::waits::watch_interval(&spec, &steps) == 0 {
+        return violation("a watch interval of 0 s would spin the state machine");
     }
     check_decisions(&steps)
 }
@@ -122,6 +125,18 @@ fn check_decisions(steps: &[PlannedStep]) -> Result<(), Violation> {
                     }
                 }
                 Decision::FinalCheck | Decision::Drift { .. } => {}
+            }
+            // A promote writes the last step's weights, and only where this step would write.
+            if let Decision::Apply(target) = decide_promote(steps, index, current) {
+                let last = steps.last().map(|s| s.weights);
+                if Some(target) != last {
+                    return violation(format!("a promote would write {target:?}, not {last:?}"));
+                }
+                if !matches!(decide(steps, index, current), Decision::Apply(_)) {
+                    return violation(format!(
+                        "a promote at step {index} would write over {current:?}"
+                    ));
+                }
             }
         }
     }

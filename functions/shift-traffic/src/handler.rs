@@ -1,7 +1,8 @@
-//! One invocation, one idempotent step: hold the listener's lease, read the action list, check it
-//! is what the previous step wrote, check the gates, read it again and check nobody changed it
-//! meanwhile, write the whole list back with new weights, read it back, and return the state the
-//! next step starts from. Every AWS call ends before the invocation's deadline.
+//! One invocation, one idempotent action: a step (`shift`), a watch during a wait (`watch`), a
+//! rollback, a person's promote or abort (`requests`), or a read-only plan or status
+//! (`observe`). This module parses the input, builds what they share (the lease, the re-read
+//! before a write, the verified write) and keeps every AWS call before the invocation's
+//! deadline.
 
 use std::time::Duration;
 
@@ -12,17 +13,18 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::actions::{self, Located};
-use crate::decide::{Decision, decide};
 use crate::error::Error;
-use crate::gates::{AlarmVerdict, alarm_verdict, health_verdict};
-use crate::lease::{Lease, Rollout};
+use crate::lease::{Lease, Request, RequestKind, Rollout};
 use crate::notify::{self, StepReport};
 use crate::observe::{dry_run, status};
-use crate::output::{Output, Status, after_step, halted, report};
-use crate::plan::{self, FULL, PlannedStep, Weights};
-use crate::ports::{AlarmSource, Aws, EventSink, LeaseStore, Listeners, Ports};
-use crate::rollback::{manual_rollback, roll_back, rollback_reason};
+use crate::output::{Output, halted};
+use crate::plan::{self, PlannedStep, Weights};
+use crate::ports::{Aws, Clock, EventSink, LeaseStore, Listeners, Ports};
+use crate::requests::record;
+use crate::rollback::{manual_rollback, rollback_reason};
+use crate::shift::step;
 use crate::spec::{self, Action, Spec};
+use crate::watch::watch;
 
 /// The adapters a step works through: the real AWS ones (`Deps<Aws>`, the default) or, in the
 /// unit tests, an in-memory account.
@@ -31,6 +33,7 @@ pub struct Deps<P: Ports = Aws> {
     pub alarms: P::Alarms,
     pub leases: P::Leases,
     pub notifier: Option<P::Events>,
+    pub clock: P::Clock,
 }
 
 /// Kept back from the deadline for the answer: the work (AWS calls, their retries, a publish)
@@ -93,12 +96,19 @@ pub async fn handle<P: Ports>(deps: &Deps<P>, event: LambdaEvent<Value>) -> Resu
         match input.action {
             Action::Plan => dry_run(&ctx).await,
             Action::Status => status(&ctx).await,
-            Action::Start => step(&mut ctx, 0).await,
-            Action::Step => step(&mut ctx, input.step as usize).await,
+            Action::Start => step(&mut ctx, 0, false).await,
+            Action::Step => step(&mut ctx, input.step as usize, input.promote).await,
+            Action::Watch => {
+                // `spec::validate` refuses a watch without it.
+                let until_ms = input.wait_until_ms.unwrap_or_default();
+                watch(&mut ctx, input.step as usize, until_ms).await
+            }
             Action::Rollback => {
                 let reason = rollback_reason(&input);
                 manual_rollback(&mut ctx, input.step, reason, input.force).await
             }
+            Action::Promote => record(&ctx, RequestKind::Promote, input.reason.as_deref()).await,
+            Action::Abort => record(&ctx, RequestKind::Abort, input.reason.as_deref()).await,
         }
     };
     // Every call inside is bounded by `until`; this is the backstop that keeps the answer
@@ -112,10 +122,19 @@ pub async fn handle<P: Ports>(deps: &Deps<P>, event: LambdaEvent<Value>) -> Resu
         }),
     };
     // A rollout that stops (the state machine ends without a rollback) frees the listener for
-    // the next one; a held or lost lease belongs to someone else.
+    // the next one; a held or lost lease belongs to someone else. Only the actions a rollout
+    // runs under its lease release it: a person's plan, status, promote or abort may carry an
+    // execution's `lease_version` (an output copied as input) and must not free its listener.
+    let runs_the_rollout = matches!(
+        input.action,
+        Action::Start | Action::Step | Action::Watch | Action::Rollback
+    );
     if let Err(err) = &result {
         let kind = rollout_kit::ErrorKind::kind(err);
-        if Error::STOP_IN_PLACE.contains(&kind) && !matches!(kind, "LeaseHeld" | "LeaseLost") {
+        if runs_the_rollout
+            && Error::STOP_IN_PLACE.contains(&kind)
+            && !matches!(kind, "LeaseHeld" | "LeaseLost")
+        {
             ctx.until = deadline.less(DEADLINE_MARGIN.floor);
             ctx.release().await;
         }
@@ -125,11 +144,13 @@ pub async fn handle<P: Ports>(deps: &Deps<P>, event: LambdaEvent<Value>) -> Resu
             request_id,
             status = ?out.status,
             done = out.done,
+            next_action = ?out.action,
             next_step = out.step,
             green_percent = out.green_percent,
             blue_weight = out.blue_weight,
             green_weight = out.green_weight,
             wait_seconds = out.wait_seconds,
+            watching = out.watching,
             lease_version = out.lease_version,
             reason = out.reason.as_deref().unwrap_or(""),
             "step finished"
@@ -146,9 +167,13 @@ impl<P: Ports> Step<'_, P> {
         self.spec.target.arn()
     }
 
-    /// Takes the lease (or renews the one handed on): nothing happens on a listener this
-    /// rollout does not hold.
-    pub(crate) async fn hold(&mut self) -> Result<(), Error> {
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.deps.clock.now_ms()
+    }
+
+    /// Takes the lease (or renews the one handed on, returning what a person asked of the
+    /// rollout meanwhile): nothing happens on a listener this rollout does not hold.
+    pub(crate) async fn hold(&mut self) -> Result<Option<Request>, Error> {
         let hold_for = self.deps.leases.hold_for(0);
         match &self.rollout.lease {
             Some(lease) => {
@@ -169,13 +194,17 @@ impl<P: Ports> Step<'_, P> {
                     "lease taken"
                 );
                 self.rollout.lease = Some(lease);
-                Ok(())
+                Ok(None)
             }
         }
     }
 
-    /// The fencing check right before a write: still ours, and held through the next wait.
-    pub(crate) async fn still_held(&self, next_wait_seconds: u64) -> Result<(), Error> {
+    /// The fencing check right before a write: still ours, and held until the next invocation
+    /// (after the next Wait state) plus the grace. Hands back a pending request.
+    pub(crate) async fn still_held(
+        &self,
+        next_wait_seconds: u64,
+    ) -> Result<Option<Request>, Error> {
         match &self.rollout.lease {
             Some(lease) => {
                 let hold_for = self.deps.leases.hold_for(next_wait_seconds);
@@ -184,7 +213,7 @@ impl<P: Ports> Step<'_, P> {
                     .renew(self.target(), lease, hold_for, self.until)
                     .await
             }
-            None => Ok(()),
+            None => Ok(None),
         }
     }
 
@@ -273,175 +302,6 @@ pub(crate) enum Reread {
     AlreadyWritten,
     /// Someone else changed it.
     Drift(Error),
-}
-
-async fn step<P: Ports>(ctx: &mut Step<'_, P>, index: usize) -> Result<Output, Error> {
-    let n = ctx.plan.len();
-    if index > n {
-        return Err(Error::InvalidSpec(format!(
-            "step {index} is past the end: the plan has {n} steps, and step {n} is the check after the bake"
-        )));
-    }
-    let (spec, plan) = (ctx.spec, ctx.plan);
-    // A lost lease is not ours to release, and the rollout (or rollback) that took it over
-    // reports on the listener now.
-    ctx.hold().await?;
-    let actions = ctx.deps.elb.read_actions(&spec.target, ctx.until).await?;
-    let located = actions::locate(&actions, spec.target.arn(), &spec.blue, &spec.green)?;
-    let current = located.weights;
-    let target = match decide(plan, index, current) {
-        Decision::Drift { expected, what } => {
-            let err = Error::DriftDetected {
-                target: spec.target.arn().to_string(),
-                expected: what,
-                expected_blue: expected.blue,
-                expected_green: expected.green,
-                found_blue: current.blue,
-                found_green: current.green,
-            };
-            return Err(ctx.stop(ShiftStatus::Drift, index, current, err).await);
-        }
-        Decision::AlreadyApplied => {
-            tracing::info!(step = index, "weights already in place, nothing to write");
-            let mut out = after_step(spec, plan, index, current);
-            ctx.still_held(out.wait_seconds).await?;
-            out.already_applied = true;
-            if out.done {
-                ctx.release().await;
-            }
-            return Ok(out.held_by(&ctx.rollout));
-        }
-        Decision::FinalCheck => None,
-        Decision::Apply(target) => Some(target),
-    };
-    let next_share = plan.get(index).map(|s| s.green_permille).unwrap_or(FULL);
-    let gate = match failed_gate(ctx, next_share).await {
-        // The rollout holds where it is; say so, as the state machine ends without a rollback.
-        Err(err @ Error::AlarmUnreadable(_)) => {
-            return Err(ctx.stop(ShiftStatus::Stopped, index, current, err).await);
-        }
-        other => other?,
-    };
-    if let Some(reason) = gate {
-        return match ctx.reread(&actions, &located, None).await? {
-            Reread::Unchanged(actions, located) => {
-                roll_back(ctx, &actions, &located, index as u32, reason).await
-            }
-            // No intended write was given, so this is drift too.
-            Reread::AlreadyWritten => Err(ctx
-                .stop(
-                    ShiftStatus::Drift,
-                    index,
-                    current,
-                    ctx.drift(&located, current),
-                )
-                .await),
-            Reread::Drift(err) => Err(ctx.stop(ShiftStatus::Drift, index, current, err).await),
-        };
-    }
-    let Some(target) = target else {
-        let mut out = Output::new(spec, plan, Status::Completed, current);
-        out.done = true;
-        out.step = n as u32;
-        ctx.release().await;
-        ctx.publish(report(&out, ShiftStatus::Completed, n as u32 + 1))
-            .await;
-        return Ok(out.held_by(&ctx.rollout));
-    };
-    let mut out = after_step(spec, plan, index, target);
-    let intended = actions::with_weights(&actions, &located, &spec.blue, &spec.green, target);
-    let (actions, located) = match ctx
-        .reread(&actions, &located, intended.get(located.index))
-        .await?
-    {
-        Reread::Unchanged(actions, located) => (actions, located),
-        Reread::AlreadyWritten => {
-            tracing::info!(
-                step = index,
-                "a duplicate of this step wrote the weights first"
-            );
-            ctx.still_held(out.wait_seconds).await?;
-            out.already_applied = true;
-            if out.done {
-                ctx.release().await;
-            }
-            return Ok(out.held_by(&ctx.rollout));
-        }
-        Reread::Drift(err) => return Err(ctx.stop(ShiftStatus::Drift, index, current, err).await),
-    };
-    ctx.still_held(out.wait_seconds).await?;
-    let written = actions::with_weights(&actions, &located, &spec.blue, &spec.green, target);
-    if let Err(err) = write_verified(ctx, &written, located.index).await {
-        return Err(match err {
-            Error::WriteNotVerified { .. } => {
-                ctx.stop(ShiftStatus::Stopped, index, current, err).await
-            }
-            other => other,
-        });
-    }
-    tracing::info!(
-        step = index,
-        from_blue = current.blue,
-        from_green = current.green,
-        to_blue = target.blue,
-        to_green = target.green,
-        "weights written and read back"
-    );
-    let status = if out.done {
-        ShiftStatus::Completed
-    } else {
-        ShiftStatus::Shifted
-    };
-    if out.done {
-        ctx.release().await;
-    }
-    ctx.publish(report(&out, status, index as u32 + 1)).await;
-    Ok(out.held_by(&ctx.rollout))
-}
-
-/// The reason to roll back, if a gate says so. Unreadable alarms stop the step (an error, no
-/// write) unless the spec says to ignore them.
-async fn failed_gate<P: Ports>(
-    ctx: &Step<'_, P>,
-    next_share: u16,
-) -> Result<Option<String>, Error> {
-    let spec = ctx.spec;
-    if !spec.alarms.is_empty() {
-        let unreadable = match ctx.deps.alarms.states(&spec.alarms, ctx.until).await? {
-            Ok(states) => match alarm_verdict(&spec.alarms, &states) {
-                AlarmVerdict::Clear => None,
-                AlarmVerdict::Firing(names) => {
-                    return Ok(Some(format!("alarm in ALARM: {}", names.join(", "))));
-                }
-                AlarmVerdict::Missing(names) => {
-                    Some(format!("no such alarm: {}", names.join(", ")))
-                }
-            },
-            Err(summary) => Some(summary),
-        };
-        if let Some(problem) = unreadable {
-            if !spec.ignore_alarm_read_errors {
-                return Err(Error::AlarmUnreadable(problem));
-            }
-            tracing::warn!(problem, "alarms unreadable, ignored as the spec asks");
-        }
-    }
-    if spec.health_gate {
-        let counts = ctx
-            .deps
-            .elb
-            .target_health(&spec.target, &spec.green, ctx.until)
-            .await?;
-        tracing::info!(
-            healthy = counts.healthy,
-            counted = counts.counted,
-            "green target health"
-        );
-        if let Err(reason) = health_verdict(counts, next_share) {
-            return Ok(Some(reason));
-        }
-    }
-    Ok(None)
 }
 
 /// Writes the list and reads it back until it shows what was written.

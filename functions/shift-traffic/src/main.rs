@@ -96,6 +96,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         notifier: config
             .notification_topic_arn
             .map(|topic| rollout_kit::Publisher::new(aws_sdk_sns::Client::new(&aws), topic)),
+        clock: shift_traffic::ports::SystemClock,
     };
     lambda_runtime::run(service_fn(|event| handler::handle(&deps, event))).await
 }

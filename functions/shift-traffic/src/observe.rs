@@ -9,11 +9,13 @@ use crate::output::{Output, PlanView, Status};
 use crate::plan::{percent, scaled};
 use crate::ports::{Listeners, Ports};
 use crate::spec::Action;
+use crate::waits::watch_interval;
 
 pub(crate) async fn dry_run<P: Ports>(ctx: &Step<'_, P>) -> Result<Output, Error> {
     let (spec, plan) = (ctx.spec, ctx.plan);
     let actions = ctx.deps.elb.read_actions(&spec.target, ctx.until).await?;
     let located = actions::locate(&actions, spec.target.arn(), &spec.blue, &spec.green)?;
+    let interval = watch_interval(spec, plan);
     let views = plan
         .iter()
         .enumerate()
@@ -26,6 +28,10 @@ pub(crate) async fn dry_run<P: Ports>(ctx: &Step<'_, P>) -> Result<Output, Error
                 blue_weight: s.weights.blue,
                 green_weight: s.weights.green,
                 wait_seconds: scaled(s.wait_seconds, spec.time_scale),
+                watch_seconds: match scaled(s.wait_seconds, spec.time_scale) > interval {
+                    true => interval,
+                    false => 0,
+                },
                 forward_action: actions::forward_json(&list[located.index]),
             }
         })

@@ -11,6 +11,7 @@ use crate::lease::Rollout;
 use crate::notify::StepReport;
 use crate::plan::{PlannedStep, Weights, percent, scaled};
 use crate::spec::{Action, Spec, Target};
+use crate::waits::{self, Next};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Status {
@@ -18,10 +19,16 @@ pub enum Status {
     Planned,
     /// `status`: nothing written.
     Observed,
-    /// A step is in place; wait `wait_seconds`, then run `step`.
+    /// A step is in place; wait `wait_seconds`, then run `action` (`watch` or `step`).
     Shifted,
     Completed,
     RolledBack,
+    /// `watch`: nothing written. `action` says what follows: `watch` again, the `step`, or a
+    /// `rollback` (a gate failed, or a person asked to abort; `reason` says which).
+    Watched,
+    /// `promote` or `abort`: recorded for the running rollout, which acts on it at its next
+    /// watch or step.
+    Requested,
 }
 
 /// The function's answer, and the next invocation's input: the spec is handed on unchanged.
@@ -40,6 +47,7 @@ pub struct Output {
     pub ignore_alarm_read_errors: bool,
     pub health_gate: bool,
     pub bake_seconds: u64,
+    pub watch_seconds: u64,
     pub time_scale: f64,
     /// The step the next invocation applies.
     pub step: u32,
@@ -49,8 +57,17 @@ pub struct Output {
     pub green_percent: f64,
     pub blue_weight: i32,
     pub green_weight: i32,
-    /// Seconds to wait before the next invocation (scaled by `time_scale`).
+    /// Seconds to wait before the next invocation (scaled by `time_scale`): the whole wait, or
+    /// while it is watched, the piece before the next watch.
     pub wait_seconds: u64,
+    /// The wait is watched: the next invocation is a `watch` (the state machine's Choice reads it).
+    pub watching: bool,
+    /// When the watched wait ends, in epoch milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_until_ms: Option<u64>,
+    /// The next step goes to 100 % at once: a promote was asked for.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub promote: bool,
     /// The weights were already in place (a retried step); nothing was written.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub already_applied: bool,
@@ -75,6 +92,10 @@ pub struct PlanView {
     pub green_weight: i32,
     /// The wait after this step (the last one's is the bake), scaled.
     pub wait_seconds: u64,
+    /// How often the gates are checked during that wait, scaled; 0 when the wait is no longer
+    /// than one interval (the next step checks them). Longer than `watch_seconds` only when
+    /// the plan's waits would not fit one execution's history otherwise.
+    pub watch_seconds: u64,
     /// The forward action this step writes, in the API's JSON shape.
     pub forward_action: Value,
 }
@@ -96,6 +117,7 @@ impl Output {
             ignore_alarm_read_errors: spec.ignore_alarm_read_errors,
             health_gate: spec.health_gate,
             bake_seconds: spec.bake_seconds,
+            watch_seconds: spec.watch_seconds,
             time_scale: spec.time_scale,
             step: 0,
             total_steps: plan.len() as u32,
@@ -105,11 +127,33 @@ impl Output {
             blue_weight: weights.blue,
             green_weight: weights.green,
             wait_seconds: 0,
+            watching: false,
+            wait_until_ms: None,
+            promote: false,
             already_applied: false,
             reason: None,
             plan: None,
             rollout_id: None,
             lease_version: None,
+        }
+    }
+
+    /// What follows a wait of `remaining_seconds` that ends at `until_ms`: a watch after one
+    /// interval, or the step after the rest.
+    pub(crate) fn wait_for(&mut self, interval: u64, remaining_seconds: u64, until_ms: u64) {
+        match waits::next(interval, remaining_seconds) {
+            Next::Watch { wait_seconds } => {
+                self.action = Action::Watch;
+                self.watching = true;
+                self.wait_seconds = wait_seconds;
+                self.wait_until_ms = Some(until_ms);
+            }
+            Next::Step { wait_seconds } => {
+                self.action = Action::Step;
+                self.watching = false;
+                self.wait_seconds = wait_seconds;
+                self.wait_until_ms = None;
+            }
         }
     }
 
@@ -138,12 +182,20 @@ pub(crate) fn halted(
     }
 }
 
-/// The state after step `index` is in place.
+/// The wait after step `index`, scaled.
+pub(crate) fn step_wait(spec: &Spec, plan: &[PlannedStep], index: usize) -> u64 {
+    plan.get(index)
+        .map(|s| scaled(s.wait_seconds, spec.time_scale))
+        .unwrap_or(0)
+}
+
+/// The state after step `index` is in place, at `now_ms`.
 pub(crate) fn after_step(
     spec: &Spec,
     plan: &[PlannedStep],
     index: usize,
     weights: Weights,
+    now_ms: u64,
 ) -> Output {
     let last = index + 1 == plan.len();
     let done = last && spec.bake_seconds == 0;
@@ -160,19 +212,35 @@ pub(crate) fn after_step(
     out.done = done;
     out.step = index as u32 + 1;
     if !done {
-        out.action = Action::Step;
-        out.wait_seconds = scaled(plan[index].wait_seconds, spec.time_scale);
+        let wait = step_wait(spec, plan, index);
+        let until = now_ms.saturating_add(wait.saturating_mul(1000));
+        out.wait_for(waits::watch_interval(spec, plan), wait, until);
     }
     out
 }
 
-pub(crate) fn report(out: &Output, status: ShiftStatus, step: u32) -> StepReport {
+/// Completed by a promote: all traffic on green, the waits left skipped.
+pub(crate) fn promoted(spec: &Spec, plan: &[PlannedStep], weights: Weights) -> Output {
+    let mut out = Output::new(spec, plan, Status::Completed, weights);
+    out.done = true;
+    out.step = plan.len() as u32;
+    out.reason = Some("promoted: the waits left were skipped".into());
+    out
+}
+
+/// The event of a step; `next_wait_seconds` is the whole wait that follows it, watched or not.
+pub(crate) fn report(
+    out: &Output,
+    status: ShiftStatus,
+    step: u32,
+    next_wait_seconds: Option<u64>,
+) -> StepReport {
     StepReport {
         status,
         step,
         total_steps: out.total_steps,
         green_percent: out.green_percent,
-        next_wait_seconds: (!out.done).then_some(out.wait_seconds),
+        next_wait_seconds: next_wait_seconds.filter(|_| !out.done),
         reason: out.reason.clone(),
     }
 }
@@ -207,6 +275,7 @@ mod tests {
             "ignore_alarm_read_errors": true,
             "health_gate": false,
             "bake_seconds": 30,
+            "watch_seconds": 12,
             "time_scale": 0.5
         })
     }
@@ -231,6 +300,8 @@ mod tests {
             Status::Shifted,
             Status::Completed,
             Status::RolledBack,
+            Status::Watched,
+            Status::Requested,
         ] {
             let mut out = Output::new(&spec, &plan, status, plan[0].weights).held_by(&rollout);
             out.reason = Some("why".into());
@@ -243,13 +314,46 @@ mod tests {
             blue_weight: 900,
             green_weight: 100,
             wait_seconds: 30,
+            watch_seconds: 6,
             forward_action: json!({"Type": "forward"}),
         }]);
         outputs.push(planned);
-        let mut retried = after_step(&spec, &plan, 0, plan[0].weights);
+        let now = 1_800_000_000_000;
+        let mut retried = after_step(&spec, &plan, 0, plan[0].weights, now);
         retried.already_applied = true;
         outputs.push(retried.held_by(&rollout));
-        outputs.push(after_step(&spec, &plan, 1, plan[1].weights));
+        outputs.push(after_step(&spec, &plan, 1, plan[1].weights, now));
+        // A watched wait (60 s at 0.5: 30 s, watched every 6 s), its watches, and their ends.
+        let watched_wait = after_step(&spec, &plan, 0, plan[0].weights, now).held_by(&rollout);
+        assert_eq!(watched_wait.action, Action::Watch);
+        assert_eq!(
+            (watched_wait.wait_seconds, watched_wait.wait_until_ms),
+            (6, Some(now + 30_000))
+        );
+        outputs.push(watched_wait);
+        let mut watching = Output::new(&spec, &plan, Status::Watched, plan[0].weights);
+        watching.step = 1;
+        watching.wait_for(6, 24, now + 30_000);
+        outputs.push(watching.held_by(&rollout));
+        let mut last_piece = Output::new(&spec, &plan, Status::Watched, plan[0].weights);
+        last_piece.step = 1;
+        last_piece.wait_for(6, 5, now + 30_000);
+        assert_eq!(
+            (last_piece.action, last_piece.watching),
+            (Action::Step, false)
+        );
+        outputs.push(last_piece.held_by(&rollout));
+        let mut promote = Output::new(&spec, &plan, Status::Watched, plan[0].weights);
+        promote.action = Action::Step;
+        promote.step = 1;
+        promote.promote = true;
+        outputs.push(promote.held_by(&rollout));
+        let mut gate_failed = Output::new(&spec, &plan, Status::Watched, plan[0].weights);
+        gate_failed.action = Action::Rollback;
+        gate_failed.step = 1;
+        gate_failed.reason = Some("alarm in ALARM: errors".into());
+        outputs.push(gate_failed.held_by(&rollout));
+        outputs.push(promoted(&spec, &plan, plan[1].weights));
 
         for out in outputs {
             let value = serde_json::to_value(&out).unwrap();
@@ -268,9 +372,12 @@ mod tests {
             );
             assert_eq!(again.health_gate, spec.health_gate);
             assert_eq!(again.bake_seconds, spec.bake_seconds);
+            assert_eq!(again.watch_seconds, spec.watch_seconds);
             assert_eq!(again.time_scale, spec.time_scale);
             assert_eq!(input.action, out.action);
             assert_eq!(input.step, out.step);
+            assert_eq!(input.wait_until_ms, out.wait_until_ms);
+            assert_eq!(input.promote, out.promote);
             assert_eq!(input.rollout_id, out.rollout_id);
             assert_eq!(input.lease_version, out.lease_version);
         }

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use crate::error::Error;
 use crate::gates::{AlarmState, HealthCounts};
-use crate::lease::Lease;
+use crate::lease::{Lease, Request, RequestKind};
 use crate::spec::Target;
 
 /// The listener's (or rule's) action list, and green's health.
@@ -63,19 +63,34 @@ pub trait LeaseStore: Send + Sync {
         hold_for: Duration,
         until: Instant,
     ) -> impl Future<Output = Result<Lease, Error>> + Send;
+    /// Extends the lease while it is ours, handing back a pending promote or abort.
     fn renew(
         &self,
         target: &str,
         lease: &Lease,
         hold_for: Duration,
         until: Instant,
-    ) -> impl Future<Output = Result<(), Error>> + Send;
+    ) -> impl Future<Output = Result<Option<Request>, Error>> + Send;
     fn release(
         &self,
         target: &str,
         lease: &Lease,
         until: Instant,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+    /// Records a person's promote or abort for the rollout holding a live lease.
+    fn request(
+        &self,
+        target: &str,
+        rollout: Option<&str>,
+        kind: RequestKind,
+        reason: &str,
+        until: Instant,
+    ) -> impl Future<Output = Result<Lease, Error>> + Send;
+}
+
+/// Wall-clock time, for when a wait ends (Step Functions waits in real seconds).
+pub trait Clock: Send + Sync {
+    fn now_ms(&self) -> u64;
 }
 
 /// Where rollout events go. Best effort: the result is only logged.
@@ -93,6 +108,7 @@ pub trait Ports: 'static {
     type Alarms: AlarmSource;
     type Leases: LeaseStore;
     type Events: EventSink;
+    type Clock: Clock;
 }
 
 /// The real ones.
@@ -103,6 +119,16 @@ impl Ports for Aws {
     type Alarms = crate::alarms::Alarms;
     type Leases = crate::lease::Leases;
     type Events = rollout_kit::Publisher;
+    type Clock = SystemClock;
+}
+
+/// The machine's clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        crate::lease::now_ms()
+    }
 }
 
 impl Listeners for crate::elb::Elb {
@@ -170,12 +196,23 @@ impl LeaseStore for crate::lease::Leases {
         lease: &Lease,
         hold_for: Duration,
         until: Instant,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<Request>, Error> {
         crate::lease::Leases::renew(self, target, lease, hold_for, until).await
     }
 
     async fn release(&self, target: &str, lease: &Lease, until: Instant) -> Result<(), Error> {
         crate::lease::Leases::release(self, target, lease, until).await
+    }
+
+    async fn request(
+        &self,
+        target: &str,
+        rollout: Option<&str>,
+        kind: RequestKind,
+        reason: &str,
+        until: Instant,
+    ) -> Result<Lease, Error> {
+        crate::lease::Leases::request(self, target, rollout, kind, reason, until).await
     }
 }
 

@@ -57,6 +57,7 @@ pub(crate) async fn roll_back<P: Ports>(
         &out,
         ShiftStatus::RolledBack,
         step.saturating_add(1),
+        None,
     ))
     .await;
     Ok(out.held_by(&ctx.rollout))
@@ -73,10 +74,11 @@ pub(crate) async fn manual_rollback<P: Ports>(
     let hold_for = ctx.deps.leases.hold_for(0);
     match &ctx.rollout.lease {
         Some(lease) => {
+            // A pending request changes nothing: this is a rollback already.
             ctx.deps
                 .leases
                 .renew(ctx.target(), lease, hold_for, ctx.until)
-                .await?
+                .await?;
         }
         None => {
             let lease = ctx

@@ -7,12 +7,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::plan::{FULL, StepSpec, Strategy};
+use crate::plan::Strategy;
+pub use crate::strategy::{parse_preset, parse_strategy};
 
 /// At most one DescribeAlarms page by name.
 const MAX_ALARMS: usize = 100;
 /// Step Functions executions last at most a year; no single wait may be longer.
-const MAX_WAIT_SECONDS: u64 = 365 * 24 * 3600;
+pub(crate) const MAX_WAIT_SECONDS: u64 = 365 * 24 * 3600;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -27,6 +28,13 @@ pub enum Action {
     Rollback,
     /// Read the listener and say which step it is at; write nothing.
     Status,
+    /// During a wait: check the gates again (and the lease, and whether a person asked to
+    /// promote or abort); write no weights.
+    Watch,
+    /// Ask the running rollout to skip its remaining waits and go to 100 % through the gates.
+    Promote,
+    /// Ask the running rollout to roll back at its next watch or step.
+    Abort,
 }
 
 /// The raw input, exactly as a caller or the state machine sends it.
@@ -49,10 +57,20 @@ pub struct Input {
     pub health_gate: bool,
     #[serde(default)]
     pub bake_seconds: u64,
+    /// How often the gates are checked during a wait, before `time_scale`.
+    #[serde(default = "default_watch_seconds")]
+    pub watch_seconds: u64,
     #[serde(default = "default_time_scale")]
     pub time_scale: f64,
     #[serde(default)]
     pub step: u32,
+    /// When the current wait ends (epoch milliseconds): set by a step whose wait is watched,
+    /// handed on by every watch.
+    #[serde(default)]
+    pub wait_until_ms: Option<u64>,
+    /// `step` only: the step goes to 100 % (a promote a watch saw), skipping the waits left.
+    #[serde(default)]
+    pub promote: bool,
     /// Why a `rollback` was asked for.
     #[serde(default)]
     pub reason: Option<String>,
@@ -92,6 +110,8 @@ pub struct Input {
     _already_applied: Option<IgnoredAny>,
     #[serde(default, rename = "plan")]
     _plan: Option<IgnoredAny>,
+    #[serde(default, rename = "watching")]
+    _watching: Option<IgnoredAny>,
 }
 
 /// The Step Functions execution running the rollout.
@@ -123,6 +143,17 @@ fn default_true() -> bool {
 
 fn default_time_scale() -> f64 {
     1.0
+}
+
+/// Often enough that a failing green is rolled back within half a minute; about 360 state
+/// transitions per hour of waiting (docs/shift-traffic.md).
+pub const DEFAULT_WATCH_SECONDS: u64 = 30;
+/// More often costs transitions (and history events) without a signal to act on: CloudWatch
+/// evaluates alarms once a minute at best, 10 s for high-resolution alarms.
+pub const MIN_WATCH_SECONDS: u64 = 10;
+
+fn default_watch_seconds() -> u64 {
+    DEFAULT_WATCH_SECONDS
 }
 
 /// Where the forward action lives.
@@ -157,6 +188,7 @@ pub struct Spec {
     pub ignore_alarm_read_errors: bool,
     pub health_gate: bool,
     pub bake_seconds: u64,
+    pub watch_seconds: u64,
     pub time_scale: f64,
 }
 
@@ -168,7 +200,7 @@ pub fn parse(payload: Value) -> Result<(Input, Spec), Error> {
     Ok((input, spec))
 }
 
-fn invalid(message: impl Into<String>) -> Error {
+pub(crate) fn invalid(message: impl Into<String>) -> Error {
     Error::InvalidSpec(message.into())
 }
 
@@ -232,6 +264,23 @@ pub fn validate(input: &Input) -> Result<Spec, Error> {
         )));
     }
     check_wait("bake_seconds", input.bake_seconds)?;
+    if input.watch_seconds < MIN_WATCH_SECONDS {
+        return Err(invalid(format!(
+            "watch_seconds must be at least {MIN_WATCH_SECONDS} (how often the gates are checked during a wait), got {}",
+            input.watch_seconds
+        )));
+    }
+    check_wait("watch_seconds", input.watch_seconds)?;
+    if input.action == Action::Watch && input.wait_until_ms.is_none() {
+        return Err(invalid(
+            "a watch needs wait_until_ms, as the output of the step before it carries",
+        ));
+    }
+    if input.promote && input.action != Action::Step {
+        return Err(invalid(
+            "promote: true belongs to a running rollout's step; to promote a running rollout, invoke with \"action\": \"promote\"",
+        ));
+    }
     Ok(Spec {
         target,
         blue,
@@ -243,6 +292,7 @@ pub fn validate(input: &Input) -> Result<Spec, Error> {
         ignore_alarm_read_errors: input.ignore_alarm_read_errors,
         health_gate: input.health_gate,
         bake_seconds: input.bake_seconds,
+        watch_seconds: input.watch_seconds,
         time_scale: input.time_scale,
     })
 }
@@ -261,7 +311,7 @@ fn check_arn(field: &str, value: &str, resource: &str) -> Result<(), Error> {
     }
 }
 
-fn check_wait(field: &str, seconds: u64) -> Result<(), Error> {
+pub(crate) fn check_wait(field: &str, seconds: u64) -> Result<(), Error> {
     if seconds > MAX_WAIT_SECONDS {
         Err(invalid(format!(
             "{field} is {seconds} s; a Step Functions execution lasts at most {MAX_WAIT_SECONDS} s"
@@ -271,184 +321,10 @@ fn check_wait(field: &str, seconds: u64) -> Result<(), Error> {
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-enum CustomStrategy {
-    Canary(Interval),
-    Linear(Interval),
-    Steps(Vec<StepInput>),
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Interval {
-    percent: f64,
-    interval_seconds: u64,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StepInput {
-    percent: f64,
-    #[serde(default)]
-    wait_seconds: u64,
-}
-
-/// A preset name (CodeDeploy's, with or without `CodeDeployDefault.` and the `ECS`/`Lambda`
-/// prefix) or a `{"canary"|"linear"|"steps": …}` object.
-pub fn parse_strategy(value: &Value) -> Result<(Strategy, String), Error> {
-    match value {
-        Value::String(name) => {
-            let strategy = parse_preset(name.trim()).ok_or_else(|| {
-                invalid(format!(
-                    "unknown strategy preset {name:?}; use e.g. Canary10Percent5Minutes, \
-                     Linear10PercentEvery1Minute, AllAtOnce, or an object \
-                     {{\"canary\"|\"linear\": {{\"percent\", \"interval_seconds\"}}}} or \
-                     {{\"steps\": [{{\"percent\", \"wait_seconds\"}}]}}"
-                ))
-            })?;
-            Ok((strategy, name.trim().to_string()))
-        }
-        Value::Object(_) => {
-            let custom: CustomStrategy = serde_json::from_value(value.clone())
-                .map_err(|e| invalid(format!("strategy: {e}")))?;
-            match custom {
-                CustomStrategy::Canary(i) => {
-                    let permille = permille("strategy.canary.percent", i.percent)?;
-                    if permille >= FULL {
-                        return Err(invalid(
-                            "strategy.canary.percent must be below 100 (use AllAtOnce)",
-                        ));
-                    }
-                    check_wait("strategy.canary.interval_seconds", i.interval_seconds)?;
-                    Ok((
-                        Strategy::Canary {
-                            permille,
-                            interval_seconds: i.interval_seconds,
-                        },
-                        "canary".into(),
-                    ))
-                }
-                CustomStrategy::Linear(i) => {
-                    let permille = permille("strategy.linear.percent", i.percent)?;
-                    check_wait("strategy.linear.interval_seconds", i.interval_seconds)?;
-                    Ok((
-                        Strategy::Linear {
-                            permille,
-                            interval_seconds: i.interval_seconds,
-                        },
-                        "linear".into(),
-                    ))
-                }
-                CustomStrategy::Steps(steps) => Ok((parse_steps(&steps)?, "custom".into())),
-            }
-        }
-        other => Err(invalid(format!(
-            "strategy must be a preset name or an object, got {other}"
-        ))),
-    }
-}
-
-fn parse_steps(steps: &[StepInput]) -> Result<Strategy, Error> {
-    if steps.is_empty() {
-        return Err(invalid("strategy.steps is empty"));
-    }
-    let mut out: Vec<StepSpec> = Vec::with_capacity(steps.len());
-    for (i, step) in steps.iter().enumerate() {
-        let field = format!("strategy.steps[{i}].percent");
-        let green_permille = permille(&field, step.percent)?;
-        if let Some(prev) = out.last()
-            && green_permille <= prev.green_permille
-        {
-            return Err(invalid(format!(
-                "strategy.steps must increase: step {i} ({} %) is not above the one before it",
-                step.percent
-            )));
-        }
-        check_wait(
-            &format!("strategy.steps[{i}].wait_seconds"),
-            step.wait_seconds,
-        )?;
-        out.push(StepSpec {
-            green_permille,
-            wait_seconds: step.wait_seconds,
-        });
-    }
-    let last = out[out.len() - 1];
-    if last.green_permille != FULL {
-        return Err(invalid(
-            "the last of strategy.steps must be 100 percent (roll back to stop early)",
-        ));
-    }
-    if last.wait_seconds != 0 {
-        return Err(invalid(
-            "the last of strategy.steps has a wait_seconds; the wait after the final step is bake_seconds",
-        ));
-    }
-    Ok(Strategy::Steps(out))
-}
-
-/// A percent in (0, 100] with at most one decimal, as per-mille.
-fn permille(field: &str, percent: f64) -> Result<u16, Error> {
-    let tenths = percent * 10.0;
-    if !(percent.is_finite() && percent > 0.0 && percent <= 100.0) {
-        return Err(invalid(format!(
-            "{field} must be above 0 and at most 100, got {percent}"
-        )));
-    }
-    if (tenths - tenths.round()).abs() > 1e-6 {
-        return Err(invalid(format!(
-            "{field} has more than one decimal ({percent}); ALB weights resolve 0.1 %"
-        )));
-    }
-    Ok(tenths.round() as u16)
-}
-
-/// CodeDeploy's names: `Canary10Percent5Minutes`, `Linear10PercentEvery1Minute`, `AllAtOnce`,
-/// optionally as `CodeDeployDefault.ECSCanary10Percent5Minutes` or `…LambdaLinear…`.
-pub fn parse_preset(name: &str) -> Option<Strategy> {
-    let name = name.strip_prefix("CodeDeployDefault.").unwrap_or(name);
-    let name = name
-        .strip_prefix("ECS")
-        .or_else(|| name.strip_prefix("Lambda"))
-        .unwrap_or(name);
-    if name == "AllAtOnce" {
-        return Some(Strategy::AllAtOnce);
-    }
-    let minutes = |rest: &str| -> Option<u64> {
-        let digits = rest
-            .strip_suffix("Minutes")
-            .or_else(|| rest.strip_suffix("Minute"))?;
-        let minutes: u64 = digits.parse().ok()?;
-        (1..=MAX_WAIT_SECONDS / 60)
-            .contains(&minutes)
-            // Lazily: the product overflows for the out-of-range values refused here.
-            .then(|| minutes * 60)
-    };
-    let percent = |digits: &str, max: u16| -> Option<u16> {
-        let p: u16 = digits.parse().ok()?;
-        (1..=max).contains(&p).then(|| p * 10)
-    };
-    if let Some(rest) = name.strip_prefix("Canary") {
-        let (p, rest) = rest.split_once("Percent")?;
-        return Some(Strategy::Canary {
-            permille: percent(p, 99)?,
-            interval_seconds: minutes(rest)?,
-        });
-    }
-    if let Some(rest) = name.strip_prefix("Linear") {
-        let (p, rest) = rest.split_once("PercentEvery")?;
-        return Some(Strategy::Linear {
-            permille: percent(p, 100)?,
-            interval_seconds: minutes(rest)?,
-        });
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::StepSpec;
     use serde_json::json;
 
     const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2";
@@ -535,15 +411,26 @@ mod tests {
         assert_eq!(spec.target, Target::Listener(LISTENER.into()));
         assert!(spec.health_gate);
         assert_eq!(spec.time_scale, 1.0);
+        assert_eq!(spec.watch_seconds, DEFAULT_WATCH_SECONDS);
+        assert!(!input.promote);
         assert_eq!(spec.strategy_name, "Canary10Percent5Minutes");
     }
 
     #[test]
     fn a_previous_steps_output_is_accepted() {
+        let watch = with(json!({
+            "action": "watch", "step": 1, "status": "Watched", "watching": true,
+            "wait_seconds": 30, "wait_until_ms": 1_800_000_000_000u64, "lease_version": 2
+        }));
+        let (input, _) = parse(watch).unwrap();
+        assert_eq!(input.wait_until_ms, Some(1_800_000_000_000));
+        let promote = with(json!({"action": "step", "step": 1, "promote": true}));
+        assert!(parse(promote).unwrap().0.promote);
         let value = with(json!({
             "action": "step", "step": 1, "status": "Shifted", "done": false,
             "green_percent": 10.0, "blue_weight": 900, "green_weight": 100,
-            "wait_seconds": 300, "total_steps": 2, "already_applied": false,
+            "wait_seconds": 30, "total_steps": 2, "already_applied": false,
+            "watching": false, "watch_seconds": 30,
             "error": {"Error": "States.Timeout", "Cause": "x"}
         }));
         let (input, _) = parse(value).unwrap();
@@ -648,6 +535,17 @@ mod tests {
                 "blue_target_group_arn",
             ),
             (with(json!({"bake_seconds": 400_000_000u64})), "at most"),
+            (
+                with(json!({"watch_seconds": 5})),
+                "watch_seconds must be at least 10",
+            ),
+            (
+                with(json!({"watch_seconds": -1})),
+                "invalid value: integer `-1`",
+            ),
+            (with(json!({"watch_seconds": 400_000_000u64})), "at most"),
+            (with(json!({"action": "watch"})), "wait_until_ms"),
+            (with(json!({"promote": true})), "\"action\": \"promote\""),
         ];
         for (value, expected) in cases {
             let message = error_of(value.clone());

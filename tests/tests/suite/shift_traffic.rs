@@ -435,6 +435,76 @@ async fn rollback_and_status_actions() {
     assert_eq!(alb.listener_weights().await, (999, 0));
 }
 
+#[tokio::test]
+async fn promote_and_abort_go_only_to_the_rollout_holding_the_lease() {
+    let bench = Bench::start().await;
+    let alb = Alb::create(&bench).await;
+    let function = alb.function(&bench).await;
+    // Nothing runs on the listener: nothing to promote or abort, and nothing is written.
+    let refused = function.invoke(alb.request("abort", "paged")).await;
+    let (kind, message) = refused.error();
+    assert_eq!(kind, "RequestRefused");
+    assert!(message.contains("none is running"), "{message}");
+    assert!(alb.lease(&alb.listener_arn).await.is_none());
+
+    let mut spec = alb.spec("start", json!("Canary10Percent5Minutes"));
+    spec["rollout_id"] = json!("release-1");
+    let first = ok(&function, spec.clone()).await;
+    // Naming another rollout than the one holding the lease.
+    let mut named = alb.request("promote", "");
+    named["rollout_id"] = json!("release-2");
+    let refused = function.invoke(named).await;
+    assert_eq!(refused.error().0, "RequestRefused");
+    assert!(
+        refused.error().1.contains("held by rollout release-1"),
+        "{:?}",
+        refused.error()
+    );
+    // An abort goes to the holder, and a later promote does not override it.
+    let recorded = ok(&function, alb.request("abort", "paged")).await;
+    assert_eq!(recorded["status"], "Requested");
+    assert_eq!(recorded["rollout_id"], "release-1");
+    let refused = function.invoke(alb.request("promote", "")).await;
+    assert!(
+        refused.error().1.contains("abort is already pending"),
+        "{:?}",
+        refused.error()
+    );
+    assert_eq!(
+        bench.front.count("ModifyListener"),
+        1,
+        "requests write no weights"
+    );
+
+    // The rollout's next step sees the abort when it renews its lease, and rolls back.
+    let rolled = ok(&function, first).await;
+    assert_eq!(rolled["status"], "RolledBack");
+    assert_eq!(rolled["reason"], "abort requested: paged");
+    assert_eq!(alb.listener_weights().await, (999, 0));
+
+    // The next rollout takes the lease without the old request.
+    spec["rollout_id"] = json!("release-2");
+    let next = ok(&function, spec).await;
+    assert_eq!(next["status"], "Shifted");
+    let item = alb
+        .dynamodb
+        .get_item()
+        .table_name(crate::shift_traffic_support::LEASE_TABLE)
+        .key(
+            "target_arn",
+            aws_sdk_dynamodb::types::AttributeValue::S(alb.listener_arn.clone()),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert!(!item.contains_key("request"), "{item:?}");
+    let done = ok(&function, next).await;
+    assert_eq!(done["status"], "Completed");
+}
+
 /// Every sample in events/shift-traffic/ is a valid spec for a real listener: pointed at this
 /// bench's ALB, each one plans without error.
 #[tokio::test]

@@ -1,11 +1,13 @@
 //! The local driver: `statemachine/rollout.asl.json` itself, run state by state against the real
 //! shift-traffic binary as Step Functions would, with the waits scaled down by `time_scale`.
 
+use std::time::{Duration, Instant};
+
 use crate::shift_traffic_support::{
-    ALARM, Alb, Ending, Execution, STICKY_SECONDS, forward, now_ms, state_machine,
+    ALARM, Alb, Ending, Execution, STICKY_SECONDS, forward, now_ms, ok, state_machine,
 };
 use aws_sdk_cloudwatch::types::StateValue;
-use rollout_bench::{Bench, Fault};
+use rollout_bench::{Bench, Fault, LambdaFn};
 use rollout_kit::{Outcome, RolloutEvent};
 use serde_json::json;
 
@@ -14,10 +16,12 @@ async fn a_whole_canary_rollout_with_bake_runs_to_success() {
     let bench = Bench::start().await;
     let alb = Alb::create(&bench).await;
     let function = alb.function(&bench).await;
-    // 5 minutes and a 100 s bake at 1/100: waits of 3 s and 1 s.
+    // 5 minutes and a 100 s bake at 1/100: waits of 3 s and 1 s, each no longer than one watch
+    // interval (300 s at 1/100), so waited whole (the watched waits have their own tests).
     let mut input = alb.spec("plan", json!("Canary10Percent5Minutes"));
     input["time_scale"] = json!(0.01);
     input["bake_seconds"] = json!(100);
+    input["watch_seconds"] = json!(300);
 
     let mut execution = Execution::new(state_machine(), input);
     let mut timeline = Vec::new();
@@ -349,4 +353,253 @@ async fn a_write_another_writer_overtook_stops_the_machine_where_things_are() {
         execution.names()
     );
     assert_eq!(alb.listener_weights().await, (500, 500));
+}
+
+/// The states after visit `from` (the watch a test acted after) to the end.
+fn names_after(execution: &Execution, from: usize) -> Vec<&str> {
+    execution.names()[from + 1..].to_vec()
+}
+
+/// Runs `execution` until the `count`th `Watch` state has finished; returns its visit index.
+async fn until_watch(execution: &mut Execution, function: &LambdaFn, count: usize) -> usize {
+    let mut seen = 0;
+    while let Some(visit) = execution.advance(function).await {
+        if visit.state == "Watch" {
+            seen += 1;
+            if seen == count {
+                return execution.visits.len() - 1;
+            }
+        }
+    }
+    panic!("only {seen} watches: {:?}", execution.names());
+}
+
+#[tokio::test]
+async fn an_alarm_mid_wait_rolls_back_within_one_watch_interval() {
+    let bench = Bench::start().await;
+    let alb = Alb::create(&bench).await;
+    let function = alb.function(&bench).await;
+    // Two minutes of 10 % at 1/10: a 12 s wait, watched every 1 s.
+    let input = alb.watched_spec("start", json!("Canary10Percent2Minutes"));
+    let interval = Duration::from_secs(1);
+    let mut execution = Execution::new(state_machine(), input);
+    let first_watch = until_watch(&mut execution, &function, 1).await;
+    assert_eq!(execution.visits[first_watch].output["action"], "watch");
+    assert_eq!(alb.listener_weights().await, (900, 100));
+
+    // About a second into the 12 s wait, green starts failing.
+    alb.set_alarm(StateValue::Alarm).await;
+    let fired = Instant::now();
+    let from = execution.visits.len() - 1;
+    while execution.advance(&function).await.is_some() {}
+    let rollback = execution
+        .visits
+        .iter()
+        .position(|v| v.state == "Rollback")
+        .expect("a rollback");
+    let all_blue = execution.visits[rollback].at;
+    assert_eq!(alb.listener_weights().await, (999, 0));
+    assert!(matches!(
+        &execution.ending,
+        Some(Ending::Failed { error, .. }) if error == "RolledBack"
+    ));
+    // The next watch saw it, not the next step.
+    assert_eq!(
+        names_after(&execution, from),
+        vec![
+            "Watched?",
+            "WaitThenWatch",
+            "Watch",
+            "Watched?",
+            "Rollback",
+            "RolledBack"
+        ]
+    );
+    let watch = rollback - 2;
+    let reason = execution.visits[watch].output["reason"].as_str().unwrap();
+    assert!(reason.contains(ALARM), "{reason}");
+    let watch_took = execution.visits[watch].at - execution.visits[watch - 1].at;
+    let rollback_took = all_blue - execution.visits[rollback - 1].at;
+    let to_blue = all_blue - fired;
+    println!(
+        "time to rollback: alarm → all blue in {} ms (watch interval {} ms, the watch {} ms, \
+         the rollback step {} ms); without the watch, the rest of the 12 s wait",
+        to_blue.as_millis(),
+        interval.as_millis(),
+        watch_took.as_millis(),
+        rollback_took.as_millis()
+    );
+    // At most one watch interval, plus the watch that saw it and the rollback step.
+    let slack = Duration::from_millis(250);
+    assert!(
+        to_blue <= interval + watch_took + rollback_took + slack,
+        "{to_blue:?}"
+    );
+    assert!(to_blue < Duration::from_secs(10), "{to_blue:?}");
+    // The rollout is over: its lease, never taken over, is released.
+    let (_, version, expires) = alb.lease(&alb.listener_arn).await.unwrap();
+    assert_eq!(version, 1);
+    assert!(expires <= now_ms());
+}
+
+#[tokio::test]
+async fn state_transitions_per_rollout_hour_with_the_default_watch() {
+    let bench = Bench::start().await;
+    let alb = Alb::create(&bench).await;
+    let function = alb.function(&bench).await;
+    // Canary10Percent15Minutes at 1/30: the 15-minute wait is 30 s and the default watch
+    // (30 s) is 1 s, the same 30 watch intervals in the wait.
+    let mut input = alb.spec("start", json!("Canary10Percent15Minutes"));
+    input["time_scale"] = json!(1.0 / 30.0);
+    let mut execution = Execution::new(state_machine(), input);
+    let mut lease_ends = Vec::new();
+    while let Some(visit) = execution.advance(&function).await {
+        if visit.state == "Watch" {
+            let (_, _, expires) = alb.lease(&alb.listener_arn).await.unwrap();
+            lease_ends.push(expires);
+            assert!(expires > now_ms(), "the lease holds through the wait");
+        }
+    }
+    assert!(matches!(execution.ending, Some(Ending::Succeeded(_))));
+    let names = execution.names();
+    let watches = names.iter().filter(|n| **n == "Watch").count();
+    // Every watch renews the lease until after the next one.
+    assert!(lease_ends.windows(2).all(|w| w[0] < w[1]), "{lease_ends:?}");
+    // Identify, Begin, StartAtZero, Shift, Done?; per watch WaitThenWatch, Watch, Watched?; the
+    // last piece's Wait, Shift, Done?, Completed.
+    assert_eq!(execution.transitions(), 5 + 3 * watches + 4, "{names:?}");
+    // 29 on AWS, where a watch takes a fraction of its 30 s; fewer here, where each of the
+    // 1 s intervals also waits for a debug-build invocation.
+    assert!((15..=29).contains(&watches), "{watches} watches");
+    let on_aws = 5 + 3 * 29 + 4;
+    println!(
+        "state transitions: Canary10Percent15Minutes with the default watch (30 s): {} on the \
+         bench ({watches} watches at 1/30); {on_aws} per rollout at AWS timing, {} per rollout \
+         hour",
+        execution.transitions(),
+        on_aws * 4
+    );
+    assert_eq!(
+        bench.front.count("ModifyListener"),
+        2,
+        "watches write no weights"
+    );
+}
+
+#[tokio::test]
+async fn promote_mid_wait_goes_to_green_through_the_gates_and_skips_the_waits_left() {
+    let bench = Bench::start().await;
+    let alb = Alb::create(&bench).await;
+    let function = alb.function(&bench).await;
+    // 6 s of 10 %, then a 6 s bake, watched every second.
+    let mut input = alb.watched_spec("start", json!("Canary10Percent1Minutes"));
+    input["bake_seconds"] = json!(60);
+    let mut execution = Execution::new(state_machine(), input);
+    until_watch(&mut execution, &function, 1).await;
+
+    let asked = Instant::now();
+    let recorded = ok(&function, alb.request("promote", "metrics look good")).await;
+    assert_eq!(recorded["status"], "Requested");
+    assert_eq!(recorded["rollout_id"], execution.id);
+    assert_eq!(recorded["green_percent"], 10.0);
+    let from = execution.visits.len() - 1;
+    while execution.advance(&function).await.is_some() {}
+    assert!(
+        matches!(execution.ending, Some(Ending::Succeeded(_))),
+        "{:?}",
+        execution.ending
+    );
+    assert_eq!(
+        names_after(&execution, from),
+        vec![
+            "Watched?",
+            "WaitThenWatch",
+            "Watch",
+            "Watched?",
+            "Wait",
+            "Shift",
+            "Done?",
+            "Completed"
+        ]
+    );
+    let done = &execution.visits.last().unwrap().output;
+    assert_eq!(done["status"], "Completed");
+    assert!(
+        done["reason"].as_str().unwrap().starts_with("promoted"),
+        "{done}"
+    );
+    assert_eq!(alb.listener_weights().await, (0, 999));
+    assert_eq!(bench.front.count("ModifyListener"), 2);
+    // The 4 s left of the wait and the 6 s bake were skipped.
+    assert!(
+        asked.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        asked.elapsed()
+    );
+    let (_, _, expires) = alb.lease(&alb.listener_arn).await.unwrap();
+    assert!(expires <= now_ms(), "released");
+}
+
+#[tokio::test]
+async fn abort_mid_wait_rolls_back_at_the_next_watch_and_the_execution_ends_rolled_back() {
+    let bench = Bench::start().await;
+    let alb = Alb::create(&bench).await;
+    let function = alb.function(&bench).await;
+    let input = alb.watched_spec("start", json!("Canary10Percent1Minutes"));
+    let mut execution = Execution::new(state_machine(), input);
+    until_watch(&mut execution, &function, 1).await;
+
+    let recorded = ok(&function, alb.request("abort", "paged: checkout errors")).await;
+    assert_eq!(recorded["status"], "Requested");
+    // A promote does not override a pending abort.
+    let refused = function.invoke(alb.request("promote", "")).await;
+    assert_eq!(refused.error().0, "RequestRefused", "{:?}", refused.outcome);
+    let from = execution.visits.len() - 1;
+    while execution.advance(&function).await.is_some() {}
+    assert!(matches!(
+        &execution.ending,
+        Some(Ending::Failed { error, .. }) if error == "RolledBack"
+    ));
+    assert_eq!(
+        names_after(&execution, from),
+        vec![
+            "Watched?",
+            "WaitThenWatch",
+            "Watch",
+            "Watched?",
+            "Rollback",
+            "RolledBack"
+        ]
+    );
+    let rolled = &execution.visits[execution.visits.len() - 2].output;
+    assert_eq!(rolled["reason"], "abort requested: paged: checkout errors");
+    assert_eq!(alb.listener_weights().await, (999, 0));
+    // The execution rolled back under its own lease: nobody took it over.
+    let (holder, version, expires) = alb.lease(&alb.listener_arn).await.unwrap();
+    assert_eq!((holder.as_str(), version), (execution.id.as_str(), 1));
+    assert!(expires <= now_ms());
+}
+
+#[tokio::test]
+async fn a_watch_that_cannot_read_the_alarms_stops_the_rollout_where_it_is() {
+    let bench = Bench::start().await;
+    let alb = Alb::create(&bench).await;
+    let function = alb.function(&bench).await;
+    let input = alb.watched_spec("start", json!("Canary10Percent1Minutes"));
+    let mut execution = Execution::new(state_machine(), input);
+    until_watch(&mut execution, &function, 1).await;
+    alb.cloudwatch
+        .delete_alarms()
+        .alarm_names(ALARM)
+        .send()
+        .await
+        .unwrap();
+    bench.front.reset_calls();
+    while execution.advance(&function).await.is_some() {}
+    assert_stopped_in_place(&execution, &bench, &alb, "AlarmUnreadable", (900, 100)).await;
+    assert_eq!(execution.names().last(), Some(&"Stopped"));
+    assert_eq!(
+        execution.names().iter().filter(|n| **n == "Shift").count(),
+        1
+    );
 }

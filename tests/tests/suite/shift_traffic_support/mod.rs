@@ -250,6 +250,22 @@ impl Alb {
         })
     }
 
+    /// A spec whose waits are watched on the bench: at 1/10, a one-minute canary waits 6 s and
+    /// the shortest watch interval (10 s) is 1 s.
+    pub fn watched_spec(&self, action: &str, strategy: Value) -> Value {
+        let mut spec = self.spec(action, strategy);
+        spec["time_scale"] = json!(0.1);
+        spec["watch_seconds"] = json!(10);
+        spec
+    }
+
+    /// A person's `promote` or `abort` from the CLI: the spec alone, with a reason.
+    pub fn request(&self, action: &str, reason: &str) -> Value {
+        let mut request = self.spec(action, json!("Canary10Percent1Minutes"));
+        request["reason"] = json!(reason);
+        request
+    }
+
     pub async fn listener_actions(&self) -> Vec<Action> {
         self.elb
             .describe_listeners()
