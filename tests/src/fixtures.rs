@@ -86,3 +86,17 @@ pub async fn encrypt(
         .expect("ciphertext");
     base64::engine::general_purpose::STANDARD.encode(blob.as_ref())
 }
+
+/// The `n`th instance-level CodeDeploy trigger of one deployment, as its own SNS event: what a
+/// deployment to a large fleet sends per instance (a burst for notify-slack).
+pub fn instance_trigger(n: usize) -> serde_json::Value {
+    let mut event = crate::event("notify-slack/codedeploy-instance-failed.json");
+    let sns = &mut event["Records"][0]["Sns"];
+    sns["MessageId"] = serde_json::json!(format!("0b4a3c6e-1f52-5d0e-9a1d-{n:012x}"));
+    let message = sns["Message"]
+        .as_str()
+        .unwrap_or_default()
+        .replace("i-0a1b2c3d4e5f67890", &format!("i-0a1b2c3d4e{n:07x}"));
+    sns["Message"] = serde_json::json!(message);
+    event
+}

@@ -7,23 +7,9 @@ use std::time::Duration;
 
 use rollout_bench::async_invoke::{AsyncPolicy, deliver};
 use rollout_bench::fixtures;
-use rollout_bench::{Bench, LambdaFn, event};
-use serde_json::{Value, json};
+use rollout_bench::{Bench, LambdaFn};
 
 const FUNCTION: &str = "notify-slack";
-
-/// The instance-level trigger of `n`th instance of one deployment, as its own SNS message.
-fn instance_event(n: usize) -> Value {
-    let mut event = event("notify-slack/codedeploy-instance-failed.json");
-    let sns = &mut event["Records"][0]["Sns"];
-    sns["MessageId"] = json!(format!("0b4a3c6e-1f52-5d0e-9a1d-{n:012x}"));
-    let message = sns["Message"]
-        .as_str()
-        .unwrap_or_default()
-        .replace("i-0a1b2c3d4e5f67890", &format!("i-0a1b2c3d4e{n:07x}"));
-    sns["Message"] = json!(message);
-    event
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_is_delivered_whole_at_slacks_pace_with_nothing_dead_lettered() {
@@ -60,7 +46,12 @@ async fn a_burst_is_delivered_whole_at_slacks_pace_with_nothing_dead_lettered() 
     }
     // Forty instance triggers of one deployment within two seconds.
     let events = (0..EVENTS)
-        .map(|n| (Duration::from_millis(50 * n as u64), instance_event(n)))
+        .map(|n| {
+            (
+                Duration::from_millis(50 * n as u64),
+                fixtures::instance_trigger(n),
+            )
+        })
         .collect();
     let run = deliver(
         environments,

@@ -60,6 +60,9 @@ struct Plan {
     probe_requests: u32,
     throughput_runs: usize,
     walks: usize,
+    /// notify-slack's burst: this many notifications within `burst_window`.
+    burst_events: usize,
+    burst_window: std::time::Duration,
 }
 
 impl Plan {
@@ -69,6 +72,8 @@ impl Plan {
         probe_requests: 10_000,
         throughput_runs: 3,
         walks: 5,
+        burst_events: 200,
+        burst_window: std::time::Duration::from_secs(10),
     };
     const QUICK: Plan = Plan {
         cold_runs: 3,
@@ -76,6 +81,8 @@ impl Plan {
         probe_requests: 500,
         throughput_runs: 1,
         walks: 1,
+        burst_events: 10,
+        burst_window: std::time::Duration::from_secs(1),
     };
 }
 
@@ -109,10 +116,16 @@ async fn run(quick: bool) -> Result<String, BenchError> {
     let probe_throughput = runs::probe_throughput(&ctx, plan).await?;
     eprintln!("measure: shift-traffic canary walks");
     let shift_steps = runs::canary_walks(&ctx, plan).await?;
+    // Last: it puts Slack's rate limit on the bench's webhook.
+    eprintln!(
+        "measure: notify-slack burst ({} notifications in {:?}, Slack's pace)",
+        plan.burst_events, plan.burst_window
+    );
+    let burst = runs::burst(&ctx, plan).await?;
     let verdict_micro = micro::verdict_timing();
 
     let machine = host::machine(load_before);
-    let targets = results::check_targets(&functions, &probe_throughput);
+    let targets = results::check_targets(&functions, &probe_throughput, &burst);
     let results = Results {
         machine,
         quick,
@@ -121,6 +134,7 @@ async fn run(quick: bool) -> Result<String, BenchError> {
         probe_throughput,
         verdict_micro,
         shift_steps,
+        burst,
         targets,
     };
     let markdown = report::markdown(&results);

@@ -164,6 +164,30 @@ pub fn markdown(r: &Results) -> String {
             s.latency_ms.max
         );
     }
+    let b = &r.burst;
+    let _ = writeln!(
+        md,
+        "\n**notify-slack under a burst** ({} instance-level CodeDeploy triggers of one deployment \
+         within {:.0} s, delivered as Lambda's asynchronous invoker would with reserved concurrency \
+         {}, to a webhook that takes {} message/s with bursts of {}, as Slack does):\n",
+        b.events, b.window_s, b.reserved, b.slack_per_second, b.slack_burst
+    );
+    let _ = writeln!(
+        md,
+        "| delivered | posted once | retried invocations | dead-lettered | 429s from Slack | largest delay (s) | all delivered after (s) |"
+    );
+    let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        md,
+        "| {} | {} | {} | {} | {} | {:.1} | {:.1} |",
+        b.delivered,
+        b.posted_once,
+        b.retried,
+        b.dead_lettered,
+        b.refused,
+        b.largest_delay_s,
+        b.duration_s
+    );
     let _ = writeln!(md, "\n**Targets:**\n");
     let _ = writeln!(md, "| target | function | measured | result |");
     let _ = writeln!(md, "|---|---|---|---|");
@@ -253,6 +277,10 @@ pub fn benchmarks_page(r: &Results, tables: &str) -> String {
          `verdict` log line), {probe_requests} requests against a local keep-alive server, checked \
          against the requests the server answered.\n\
          - **shift-traffic's AWS calls** are counted at the bench's AWS front.\n\
+         - **The burst** runs notify-slack's release binary under the bench's asynchronous \
+         invoker (`tests/src/async_invoke.rs`: Lambda's queue, reserved concurrency, two retries \
+         a minute and two apart, the on-failure destination) against the Slack fake with a rate \
+         limit; delays are from queueing to the invocation that delivered.\n\
          - **The verdict figures** are timed inside the measuring binary, which the same release \
          build makes with the functions' settings; `cargo bench -p validate-traffic --bench \
          verdict` runs the same probe under criterion.\n"
@@ -350,6 +378,17 @@ pub fn benchmarks_page(r: &Results, tables: &str) -> String {
             range(&rss)
         );
     }
+    let b = &r.burst;
+    let _ = writeln!(
+        md,
+        "- **A burst waits in Lambda's queue, not in failures.** {} notifications within {:.0} s \
+         reached Slack at its pace of about one a second: the last one {:.0} s after it was sent. \
+         With reserved concurrency {} the events beyond it wait in the asynchronous queue, which \
+         is not a failed attempt, so none was retried away or dead-lettered; each poster that \
+         met a 429 waited `Retry-After` ({} refusals for {} messages). Folding one deployment's \
+         instance events into a digest would shorten the wait; it is not done yet.",
+        b.events, b.window_s, b.largest_delay_s, b.reserved, b.refused, b.events
+    );
     md.push_str(
         "- The machine is shared with other builds; the load average is printed with the tables, \
          and figures move by a few percent between runs.\n",

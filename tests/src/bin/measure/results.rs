@@ -32,7 +32,30 @@ pub struct Results {
     pub probe_throughput: Vec<Throughput>,
     pub verdict_micro: Vec<MicroBench>,
     pub shift_steps: Vec<StepResult>,
+    pub burst: BurstResult,
     pub targets: Vec<TargetCheck>,
+}
+
+/// notify-slack under a burst, delivered as Lambda's asynchronous invoker would.
+#[derive(Debug, Serialize)]
+pub struct BurstResult {
+    pub events: usize,
+    pub window_s: f64,
+    /// Reserved concurrency: execution environments at most.
+    pub reserved: usize,
+    /// Slack's pace: messages a second sustained, and the burst it allows.
+    pub slack_per_second: f64,
+    pub slack_burst: u32,
+    pub delivered: usize,
+    /// Invocations beyond the first of each event.
+    pub retried: usize,
+    pub dead_lettered: usize,
+    /// Messages in the channel (each must be there once).
+    pub posted_once: usize,
+    /// Posts Slack refused with 429.
+    pub refused: usize,
+    pub largest_delay_s: f64,
+    pub duration_s: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -115,11 +138,16 @@ pub fn method(plan: Plan) -> BTreeMap<&'static str, String> {
         ("sizes", "target/<triple>/release/<bin> (profile strip = true) and target/lambda/<arch>/<bin>/bootstrap.zip from cargo lambda build --release --output-format zip".into()),
         ("probe_throughput", format!("validate-traffic with TARGET_URL on a local keep-alive axum server, {} requests per run, median of {} runs after a discarded one; requests / spent_ms of the verdict log line (includes the GetDeployment lookup)", plan.probe_requests, plan.throughput_runs)),
         ("verdict_micro", "validate_traffic::verdict timed in this binary (same release build as the functions), on the probe of benches/verdict.rs".into()),
+        ("burst", format!("{} instance-level CodeDeploy triggers of one deployment within {:?}, delivered as Lambda's asynchronous invoker would (tests/src/async_invoke.rs: queue, reserved concurrency 2, two retries with Lambda's delays, on-failure destination) to the Slack fake limited to 1 message/s (429 with Retry-After beyond it)", plan.burst_events, plan.burst_window)),
         ("shift_steps", format!("{} canary walks (Canary10Percent5Minutes, alarm gate, time_scale 1/300); AWS calls counted at the bench's AWS front", plan.walks)),
     ])
 }
 
-pub fn check_targets(functions: &[FunctionResult], throughput: &[Throughput]) -> Vec<TargetCheck> {
+pub fn check_targets(
+    functions: &[FunctionResult],
+    throughput: &[Throughput],
+    burst: &BurstResult,
+) -> Vec<TargetCheck> {
     let mut checks = Vec::new();
     let floor = functions.iter().find(|f| f.name == FLOOR.name);
     let floor_cold = floor.map_or(0.0, |f| f.cold_start_ms.median);
@@ -195,6 +223,22 @@ pub fn check_targets(functions: &[FunctionResult], throughput: &[Throughput]) ->
             });
         }
     }
+    let whole = burst.delivered == burst.events
+        && burst.dead_lettered == 0
+        && burst.posted_once == burst.events;
+    checks.push(TargetCheck {
+        target: format!(
+            "a burst of {} notifications in {:.0} s: nothing lost or dead-lettered, each posted once",
+            burst.events, burst.window_s
+        ),
+        subject: "notify-slack".into(),
+        measured: format!(
+            "{} delivered, {} posted once, {} dead-lettered",
+            burst.delivered, burst.posted_once, burst.dead_lettered
+        ),
+        pass: whole,
+        reason: (!whole).then(|| "see the burst table".to_string()),
+    });
     if let Some(t) = throughput.iter().find(|t| t.concurrency == 64) {
         let pass = t.requests_per_s >= PROBE_RATE_TARGET;
         checks.push(TargetCheck {

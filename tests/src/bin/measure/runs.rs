@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use rollout_bench::async_invoke::{AsyncPolicy, deliver};
 use rollout_bench::{InvokeOutcome, LambdaFn};
 
 use crate::ctx::Ctx;
 use crate::host::{minor_faults, sizes, system_ca_bundle, vm_hwm_kib};
-use crate::results::{FunctionResult, StepResult, Throughput};
+use crate::results::{BurstResult, FunctionResult, StepResult, Throughput};
 use crate::stats::{median, ms, summary};
-use crate::subjects::{SHIFT_TRAFFIC, Subject, VALIDATE_TRAFFIC};
+use crate::subjects::{NOTIFY_SLACK, SHIFT_TRAFFIC, Subject, VALIDATE_TRAFFIC};
 use crate::{BenchError, Plan, invalid};
 
 /// The probe concurrencies of the throughput rows.
@@ -260,4 +261,72 @@ pub async fn canary_walks(ctx: &Ctx, plan: Plan) -> Result<Vec<StepResult>, Benc
             latency_ms: summary(&samples.latencies),
         })
         .collect())
+}
+
+/// notify-slack under a burst at Slack's pace: `plan.burst_events` instance triggers within
+/// `plan.burst_window`, through the asynchronous invoker, `RESERVED` environments.
+pub async fn burst(ctx: &Ctx, plan: Plan) -> Result<BurstResult, BenchError> {
+    const RESERVED: usize = 2;
+    const PER_SECOND: f64 = 1.0;
+    const SLACK_BURST: u32 = 1;
+    let subject = &NOTIFY_SLACK;
+    let posts_before = ctx.bench.slack.posts().len();
+    ctx.bench.slack.rate_limit(PER_SECOND, SLACK_BURST);
+    let mut environments = Vec::with_capacity(RESERVED);
+    for _ in 0..RESERVED {
+        environments.push(ctx.start(subject).await);
+    }
+    let spacing = plan.burst_window.div_f64(plan.burst_events.max(1) as f64);
+    let events = (0..plan.burst_events)
+        .map(|n| {
+            (
+                spacing.mul_f64(n as f64),
+                rollout_bench::fixtures::instance_trigger(1_000_000 + n),
+            )
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let run = deliver(
+        environments,
+        events,
+        AsyncPolicy {
+            concurrency: RESERVED,
+            max_retries: 2,
+            max_event_age: Duration::from_secs(6 * 3600),
+            time_scale: 1.0,
+            timeout: Duration::from_secs(60),
+        },
+    )
+    .await;
+    let duration_s = started.elapsed().as_secs_f64();
+    let posts: Vec<_> = ctx
+        .bench
+        .slack
+        .posts()
+        .into_iter()
+        .skip(posts_before)
+        .collect();
+    let accepted: Vec<&String> = posts
+        .iter()
+        .filter(|p| p.delivered())
+        .map(|p| &p.body)
+        .collect();
+    let distinct: std::collections::HashSet<&String> = accepted.iter().copied().collect();
+    if distinct.len() != accepted.len() {
+        return Err(invalid(subject.name, "a burst message was posted twice"));
+    }
+    Ok(BurstResult {
+        events: plan.burst_events,
+        window_s: plan.burst_window.as_secs_f64(),
+        reserved: RESERVED,
+        slack_per_second: PER_SECOND,
+        slack_burst: SLACK_BURST,
+        delivered: run.delivered(),
+        retried: run.retries(),
+        dead_lettered: run.dead_lettered(),
+        posted_once: distinct.len(),
+        refused: posts.len() - accepted.len(),
+        largest_delay_s: run.largest_latency().as_secs_f64(),
+        duration_s,
+    })
 }
