@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod alarms;
+pub mod config;
 pub mod decide;
 pub mod elb;
 pub mod error;
