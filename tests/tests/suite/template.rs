@@ -210,6 +210,39 @@ fn notify_slack_posters_are_bounded_by_reserved_concurrency_unless_zero() {
 }
 
 #[test]
+fn eventbridge_rules_of_this_account_may_publish_to_the_topic() {
+    let text = template();
+    let statements = block(
+        &text,
+        &[
+            "NotificationsTopicPolicy",
+            "Properties",
+            "PolicyDocument",
+            "Statement",
+        ],
+    );
+    let statements = items(&statements);
+    let events: Vec<&String> = statements
+        .iter()
+        .filter(|s| s.contains("Service: events.amazonaws.com"))
+        .collect();
+    assert_eq!(events.len(), 1, "{statements:#?}");
+    assert!(events[0].contains("Action: sns:Publish"), "{}", events[0]);
+    assert!(
+        events[0].contains("aws:SourceAccount: !Ref AWS::AccountId"),
+        "{}",
+        events[0]
+    );
+    // The policy replaces SNS's default: the account's own principals keep publishing.
+    let own: Vec<&String> = statements
+        .iter()
+        .filter(|s| s.contains("AWS:SourceOwner: !Ref AWS::AccountId"))
+        .collect();
+    assert_eq!(own.len(), 1, "{statements:#?}");
+    assert!(own[0].contains("- sns:Publish"), "{}", own[0]);
+}
+
+#[test]
 fn validate_traffic_gets_vpc_permissions_only_with_subnets() {
     let text = template();
     let function = block(
