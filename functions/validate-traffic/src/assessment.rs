@@ -22,7 +22,46 @@ pub struct Assessment {
     pub facts: DeploymentFacts,
 }
 
+/// Which hook the verdict line is about: a CodeDeploy deployment, or an ECS service deployment
+/// at one stage.
+#[derive(Debug, Clone, Copy)]
+pub enum VerdictOf<'a> {
+    CodeDeploy { deployment_id: &'a str },
+    Ecs { label: &'a str, stage: &'a str },
+}
+
 impl Assessment {
+    /// The one line that carries the verdict and its evidence, for either engine. Fields that do
+    /// not apply (the application for ECS, the stage for CodeDeploy) are left out.
+    pub fn log(&self, of: VerdictOf<'_>, spent: Duration) {
+        let (deployment_id, deployment, stage) = match of {
+            VerdictOf::CodeDeploy { deployment_id } => (Some(deployment_id), None, None),
+            VerdictOf::Ecs { label, stage } => (None, Some(label), Some(stage)),
+        };
+        let stats = self.stats.clone().unwrap_or_default();
+        tracing::info!(
+            deployment_id,
+            deployment,
+            stage,
+            application = self.facts.application.as_deref(),
+            deployment_group = self.facts.group.as_deref(),
+            verdict = self.status.as_str(),
+            reason = self.reason.as_deref(),
+            target = self.target.as_deref(),
+            requests = stats.requests,
+            passed = stats.passed,
+            failed = stats.failed,
+            outcomes = %stats.outcomes_text(),
+            p50_ms = stats.p50_ms,
+            p95_ms = stats.p95_ms,
+            p99_ms = stats.p99_ms,
+            max_ms = stats.max_ms,
+            failures = ?stats.failures,
+            spent_ms = spent.as_millis() as u64,
+            "verdict"
+        );
+    }
+
     /// Failed before any probe could give evidence.
     pub fn failed(reason: impl Into<String>, facts: DeploymentFacts) -> Self {
         Assessment {

@@ -4,7 +4,6 @@
 //! function's return value is only for the log, CodeDeploy ignores it.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use aws_lambda_events::event::codedeploy::CodeDeployLifecycleEvent;
 use lambda_runtime::Context;
@@ -12,7 +11,7 @@ use rollout_kit::{ConfigError, Deadline};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::assessment::Assessment;
+use crate::assessment::{Assessment, VerdictOf};
 use crate::config::Config;
 use crate::discovery::{self, DeploymentFacts, Target};
 use crate::error::Error;
@@ -81,7 +80,7 @@ pub async fn handle<P: Ports>(
         }
     };
 
-    log_verdict(deployment_id, &assessment, started.elapsed());
+    assessment.log(VerdictOf::CodeDeploy { deployment_id }, started.elapsed());
     let reported = report::report(
         &deps.reporter,
         deployment_id,
@@ -260,28 +259,4 @@ async fn green_for_readiness(
             Ok(None)
         }
     }
-}
-
-/// The one line that carries the verdict and its evidence.
-fn log_verdict(deployment_id: &str, a: &Assessment, spent: Duration) {
-    let stats = a.stats.clone().unwrap_or_default();
-    tracing::info!(
-        deployment_id,
-        application = a.facts.application.as_deref(),
-        deployment_group = a.facts.group.as_deref(),
-        verdict = a.status.as_str(),
-        reason = a.reason.as_deref(),
-        target = a.target.as_deref(),
-        requests = stats.requests,
-        passed = stats.passed,
-        failed = stats.failed,
-        outcomes = %stats.outcomes_text(),
-        p50_ms = stats.p50_ms,
-        p95_ms = stats.p95_ms,
-        p99_ms = stats.p99_ms,
-        max_ms = stats.max_ms,
-        failures = ?stats.failures,
-        spent_ms = spent.as_millis() as u64,
-        "verdict"
-    );
 }

@@ -30,7 +30,7 @@ use rollout_kit::Deadline;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::assessment::Assessment;
+use crate::assessment::{Assessment, VerdictOf};
 use crate::config::Config;
 use crate::discovery::DeploymentFacts;
 use crate::error::Error;
@@ -225,7 +225,13 @@ async fn probe_stage<P: Ports>(
     };
 
     let label = deployment_label(event);
-    log_verdict(&label, stage, &assessment, budget.started.elapsed());
+    assessment.log(
+        VerdictOf::Ecs {
+            label: &label,
+            stage: stage.as_str(),
+        },
+        budget.started.elapsed(),
+    );
     if let Some(topic) = setup.config.topic_arn.as_deref() {
         let left = budget
             .report_until
@@ -335,29 +341,5 @@ fn log_soak(stage: Stage, totals: &soak::SoakState, now_ms: u64, soak: Duration)
         elapsed_s = elapsed.as_secs(),
         soak_s = soak.as_secs(),
         "soak slice"
-    );
-}
-
-/// The one line that carries the verdict and its evidence (the CodeDeploy path's fields, with
-/// the stage).
-fn log_verdict(label: &str, stage: Stage, a: &Assessment, spent: Duration) {
-    let stats = a.stats.clone().unwrap_or_default();
-    tracing::info!(
-        deployment = label,
-        stage = stage.as_str(),
-        verdict = a.status.as_str(),
-        reason = a.reason.as_deref(),
-        target = a.target.as_deref(),
-        requests = stats.requests,
-        passed = stats.passed,
-        failed = stats.failed,
-        outcomes = %stats.outcomes_text(),
-        p50_ms = stats.p50_ms,
-        p95_ms = stats.p95_ms,
-        p99_ms = stats.p99_ms,
-        max_ms = stats.max_ms,
-        failures = ?stats.failures,
-        spent_ms = spent.as_millis() as u64,
-        "verdict"
     );
 }
