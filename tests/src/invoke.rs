@@ -301,17 +301,14 @@ pub async fn run(function: Function, event: Value, quiet: bool) -> Report {
             let env = function_env(function.name(), &world, "", "").unwrap_or_default();
             let lambda = start(&mut out, function, &bench, &env_refs(&env)).await;
             let invocation = invoke(&mut out, &lambda, &substitutions, &event).await;
+            let side_effects = validate_traffic_effects(&bench, Vec::new());
             Report::new(
                 function,
                 substitutions,
                 event,
                 invocation,
                 lambda.logs(),
-                SideEffects::ValidateTraffic {
-                    hook_reports: bench.front.hook_reports(),
-                    probes: Vec::new(),
-                    published: bench.front.sns_messages(),
-                },
+                side_effects,
             )
         }
         Function::ValidateTraffic => {
@@ -337,17 +334,14 @@ pub async fn run(function: Function, event: Value, quiet: bool) -> Report {
             let env = function_env(function.name(), &world, &proxy.url(), "").unwrap_or_default();
             let lambda = start(&mut out, function, &bench, &env_refs(&env)).await;
             let invocation = invoke(&mut out, &lambda, &substitutions, &event).await;
+            let side_effects = validate_traffic_effects(&bench, green.requests());
             Report::new(
                 function,
                 substitutions,
                 event,
                 invocation,
                 lambda.logs(),
-                SideEffects::ValidateTraffic {
-                    hook_reports: bench.front.hook_reports(),
-                    probes: green.requests(),
-                    published: bench.front.sns_messages(),
-                },
+                side_effects,
             )
         }
         Function::ShiftTraffic => {
@@ -386,6 +380,16 @@ pub async fn run(function: Function, event: Value, quiet: bool) -> Report {
     Report {
         text: out.text,
         ..report
+    }
+}
+
+/// What validate-traffic left on the bench: the hook statuses CodeDeploy received, the probe's
+/// requests and the rollout events published.
+fn validate_traffic_effects(bench: &Bench, probes: Vec<TargetRequest>) -> SideEffects {
+    SideEffects::ValidateTraffic {
+        hook_reports: bench.front.hook_reports(),
+        probes,
+        published: bench.front.sns_messages(),
     }
 }
 
