@@ -1,5 +1,6 @@
 //! The CodeDeploy contract: the hook reads `{"DeploymentId", "LifecycleEventHookExecutionId"}`,
-//! finds green through the deployment group's test listener ([`crate::discovery`]), and
+//! finds green through the deployment group's test listener ([`crate::discovery`]) or, in a
+//! Lambda deployment, as the function version the AppSpec names ([`crate::lambda`]), and
 //! delivers the verdict with `PutLifecycleEventHookExecutionStatus` ([`crate::report`]); the
 //! function's return value is only for the log, CodeDeploy ignores it.
 
@@ -16,8 +17,9 @@ use crate::config::Config;
 use crate::discovery::{self, DeploymentFacts, Target};
 use crate::error::Error;
 use crate::handler::{Budget, Deps, Guarded, Setup, guarded};
+use crate::lambda;
 use crate::notify::rollout_event;
-use crate::ports::{Deployments, EventSink, LoadBalancers, Ports};
+use crate::ports::{Deployments, EventSink, Functions, LoadBalancers, Ports};
 use crate::probe;
 use crate::report::{self, Reported};
 use crate::verdict::{self, without_query};
@@ -61,6 +63,7 @@ pub async fn handle<P: Ports>(
                 setup.clone(),
                 deps.codedeploy.clone(),
                 deps.elb.clone(),
+                deps.lambda.clone(),
                 deployment_id.to_string(),
                 phase.clone(),
                 lookups_until,
@@ -135,6 +138,7 @@ async fn assess(
     setup: Arc<Setup>,
     codedeploy: impl Deployments,
     elb: impl LoadBalancers,
+    functions: impl Functions,
     deployment_id: String,
     phase: Arc<Mutex<&'static str>>,
     lookups_until: Instant,
@@ -160,6 +164,20 @@ async fn assess(
     };
     if let Some(finished) = Assessment::already_finished(&facts) {
         return Ok(finished);
+    }
+
+    // A Lambda deployment's green is a function version: invoked, not probed over HTTP, unless
+    // TARGET_URL names an HTTP front (API Gateway, a Function URL) to probe instead.
+    if facts.compute_platform.as_deref() == Some(lambda::PLATFORM) && config.target_url.is_none() {
+        set_phase("reading the AppSpec");
+        let release =
+            match lambda::release(facts.revision_type.as_deref(), facts.app_spec.as_deref()) {
+                Ok(release) => release,
+                Err(err) => return Ok(Assessment::failed(err.to_string(), facts)),
+            };
+        set_phase("invoking the version under test");
+        let tested = lambda::test(&functions, &release, config, lookups_until).await;
+        return Ok(Assessment::judged(tested.verdict, &tested.target, facts));
     }
 
     let target = match &config.target_url {

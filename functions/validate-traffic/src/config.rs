@@ -9,7 +9,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use rollout_kit::{ConfigError, Env, Margin};
 
 use crate::redact::Redactor;
-use crate::verdict::{Expectations, StatusSet, Thresholds, without_query};
+use crate::verdict::{Expectations, JsonField, StatusSet, Thresholds, without_query};
 
 /// Every variable this function reads (besides the AWS and Lambda ones).
 pub const VARS: &[&str] = &[
@@ -24,6 +24,8 @@ pub const VARS: &[&str] = &[
     "EXPECTED_STATUS",
     "BODY_CONTAINS",
     "BODY_REGEX",
+    "BODY_JSON",
+    "INVOKE_PAYLOADS",
     "MAX_P95_MS",
     "MAX_P99_MS",
     "MIN_SUCCESS_RATIO",
@@ -44,6 +46,10 @@ pub const MIN_DEADLINE_MARGIN: Duration = Duration::from_millis(300);
 pub const MARGIN_MAX_SHARE_PERCENT: u32 = 30;
 const MAX_REQUESTS: u32 = 10_000;
 const MAX_CONCURRENCY: u32 = 64;
+/// Test payloads for CodeDeploy Lambda deployments: Lambda takes at most 6 MB per synchronous
+/// invocation; a test payload is far smaller, and all of them stay in memory.
+const MAX_PAYLOADS: usize = 100;
+const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -72,6 +78,9 @@ pub struct ProbeSpec {
     pub warmup: u32,
     pub concurrency: u32,
     pub timeout: Duration,
+    /// What a Lambda deployment's target is invoked with, in turn (`INVOKE_PAYLOADS`), each a
+    /// JSON document. May hold credentials: never logged.
+    pub payloads: Vec<String>,
 }
 
 impl Config {
@@ -147,11 +156,19 @@ impl Config {
                 })
             })
             .transpose()?;
+        let body_json = env
+            .get("BODY_JSON")
+            .map(|raw| {
+                JsonField::parse(raw).map_err(|reason| ConfigError::new("BODY_JSON", reason))
+            })
+            .transpose()?;
         let expect = Expectations {
             status,
             body_contains: env.get("BODY_CONTAINS").map(String::from),
             body_regex,
+            body_json,
         };
+        let payloads = parse_payloads(env.get("INVOKE_PAYLOADS"))?;
 
         let min_success_ratio = env.parse_or("MIN_SUCCESS_RATIO", 1.0f64)?;
         // 0 would pass a green that failed every request.
@@ -190,6 +207,7 @@ impl Config {
                 warmup,
                 concurrency,
                 timeout,
+                payloads,
             },
             expect,
             thresholds,
@@ -199,6 +217,39 @@ impl Config {
             topic_arn: env.get("NOTIFICATION_TOPIC_ARN").map(String::from),
         })
     }
+}
+
+/// `INVOKE_PAYLOADS`: a JSON array of documents sent in turn, or one document; `[{}]` when unset.
+/// Errors name the position, never the content.
+fn parse_payloads(raw: Option<&str>) -> Result<Vec<String>, ConfigError> {
+    const VAR: &str = "INVOKE_PAYLOADS";
+    let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else {
+        return Ok(vec!["{}".to_string()]);
+    };
+    let document: serde_json::Value = serde_json::from_str(raw).map_err(|e| {
+        ConfigError::new(
+            VAR,
+            format!("is not JSON (line {}, column {})", e.line(), e.column()),
+        )
+    })?;
+    let documents = match document {
+        serde_json::Value::Array(items) => items,
+        one => vec![one],
+    };
+    if documents.is_empty() || documents.len() > MAX_PAYLOADS {
+        return Err(ConfigError::new(
+            VAR,
+            format!("must hold 1 to {MAX_PAYLOADS} payloads"),
+        ));
+    }
+    let payloads: Vec<String> = documents.iter().map(|d| d.to_string()).collect();
+    if let Some(at) = payloads.iter().position(|p| p.len() > MAX_PAYLOAD_BYTES) {
+        return Err(ConfigError::new(
+            VAR,
+            format!("payload {at} is over {} KiB", MAX_PAYLOAD_BYTES / 1024),
+        ));
+    }
+    Ok(payloads)
 }
 
 /// The margin alone, for an invocation whose configuration did not load.
@@ -302,6 +353,26 @@ mod tests {
         assert!(c.tls_verify);
         assert_eq!(c.deadline_margin, DEFAULT_DEADLINE_MARGIN);
         assert!(c.topic_arn.is_none());
+        assert_eq!(c.probe.payloads, vec!["{}"]);
+        assert!(c.expect.body_json.is_none());
+    }
+
+    #[test]
+    fn invoke_payloads_are_json_documents_sent_in_turn() {
+        let c = config(&[("INVOKE_PAYLOADS", r#"[{"path": "/orders"}, "ping", 3]"#)]).unwrap();
+        assert_eq!(
+            c.probe.payloads,
+            vec![r#"{"path":"/orders"}"#, r#""ping""#, "3"]
+        );
+        let one = config(&[("INVOKE_PAYLOADS", r#"{"warm": true}"#)]).unwrap();
+        assert_eq!(one.probe.payloads, vec![r#"{"warm":true}"#]);
+        for bad in ["[]", "{not json", r#"[{"token": "s3cret"}"#] {
+            let err = config(&[("INVOKE_PAYLOADS", bad)]).unwrap_err();
+            assert_eq!(err.var, "INVOKE_PAYLOADS");
+            assert!(!err.to_string().contains("s3cret"), "{err}");
+        }
+        let bad = config(&[("BODY_JSON", "status=ok")]).unwrap_err();
+        assert_eq!(bad.var, "BODY_JSON");
     }
 
     #[test]

@@ -30,6 +30,10 @@ pub struct DeploymentFacts {
     pub group: Option<String>,
     pub status: Option<String>,
     pub compute_platform: Option<String>,
+    /// The revision's kind (`AppSpecContent`, `String`, `S3`…) and, when CodeDeploy holds it,
+    /// its content: the AppSpec of a Lambda or ECS deployment.
+    pub revision_type: Option<String>,
+    pub app_spec: Option<String>,
 }
 
 impl DeploymentFacts {
@@ -122,6 +126,7 @@ pub async fn deployment(
         other => other.into_error("GetDeployment"),
     })?;
     let info = output.deployment_info();
+    let revision = info.and_then(|i| i.revision());
     Ok(DeploymentFacts {
         application: info.and_then(|i| i.application_name()).map(String::from),
         group: info
@@ -133,6 +138,18 @@ pub async fn deployment(
         compute_platform: info
             .and_then(|i| i.compute_platform())
             .map(|p| p.as_str().to_string()),
+        revision_type: revision
+            .and_then(|r| r.revision_type())
+            .map(|t| t.as_str().to_string()),
+        app_spec: revision.and_then(|r| {
+            // `String` is the deprecated form of `AppSpecContent`; both carry the document.
+            #[allow(deprecated)]
+            let raw = r.string().and_then(|s| s.content());
+            r.app_spec_content()
+                .and_then(|c| c.content())
+                .or(raw)
+                .map(String::from)
+        }),
     })
 }
 

@@ -56,6 +56,9 @@ pub enum Error {
     /// The listener rule matches on something a probe request cannot be made to satisfy.
     #[error("the listener rule cannot be matched by the probe: {0}")]
     UnmatchableRule(String),
+    /// A CodeDeploy Lambda deployment whose AppSpec does not say what to test.
+    #[error("the deployment's AppSpec cannot be used: {0}")]
+    InvalidAppSpec(String),
     #[error("green targets not healthy after {waited_ms} ms: {health}")]
     NotReady { waited_ms: u64, health: String },
     #[error("CodeDeploy rejected the hook status: {0}")]
@@ -77,6 +80,7 @@ impl ErrorKind for Error {
             Error::NoListenerRule { .. } => "NoListenerRule",
             Error::ServiceRevisionNotFound { .. } => "ServiceRevisionNotFound",
             Error::UnmatchableRule(_) => "UnmatchableRule",
+            Error::InvalidAppSpec(_) => "InvalidAppSpec",
             Error::NotReady { .. } => "GreenNotReady",
             Error::ReportRejected(_) => "ReportRejected",
             Error::ReportNotDelivered(_) => "ReportNotDelivered",

@@ -26,6 +26,8 @@ const LOOKUP_HEADROOM: Duration = Duration::from_millis(150);
 /// SDK bounds for the lookups: one attempt, and one call with the SDK's own retries.
 const LOOKUP_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 const LOOKUP_OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
+/// Lambda's longest run: the probe bounds each test invocation itself (`PROBE_TIMEOUT_MS`).
+const INVOKE_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// What a valid configuration gives: the settings and the HTTP client built from them.
 pub struct Setup {
@@ -48,6 +50,8 @@ pub struct Deps<P: Ports = Aws> {
     pub reporter: P::Reporter,
     pub elb: P::LoadBalancers,
     pub ecs: P::Services,
+    /// Lambda deployments: each invocation is bounded by `PROBE_TIMEOUT_MS` in [`crate::lambda`].
+    pub lambda: P::Functions,
     pub sns: P::Events,
 }
 
@@ -93,6 +97,11 @@ impl Deps {
             reporter,
             elb: aws_sdk_elasticloadbalancingv2::Client::new(&lookups),
             ecs: aws_sdk_ecs::Client::new(&lookups),
+            lambda: aws_sdk_lambda::Client::new(&with_timeouts(
+                sdk,
+                INVOKE_TIMEOUT,
+                INVOKE_TIMEOUT,
+            )),
             sns: aws_sdk_sns::Client::new(&publishing),
         }
     }

@@ -11,6 +11,7 @@
 //! The ECS built-in deployments' path runs against the same account in [`ecs`].
 
 mod ecs;
+mod lambda;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,8 +27,9 @@ use aws_sdk_codedeploy::operation::put_lifecycle_event_hook_execution_status::{
     PutLifecycleEventHookExecutionStatusError, PutLifecycleEventHookExecutionStatusOutput,
 };
 use aws_sdk_codedeploy::types::{
-    ComputePlatform, DeploymentGroupInfo, DeploymentInfo, DeploymentStatus, LifecycleEventStatus,
-    LoadBalancerInfo, TargetGroupPairInfo, TrafficRoute,
+    AppSpecContent, ComputePlatform, DeploymentGroupInfo, DeploymentInfo, DeploymentStatus,
+    LifecycleEventStatus, LoadBalancerInfo, RevisionLocation, RevisionLocationType,
+    TargetGroupPairInfo, TrafficRoute,
 };
 use aws_sdk_ecs::operation::describe_service_revisions::{
     DescribeServiceRevisionsError, DescribeServiceRevisionsOutput,
@@ -51,6 +53,9 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Listener, LoadBalancer, LoadBalancerSchemeEnum, ProtocolEnum, Rule,
     RuleCondition, TargetDescription, TargetHealth, TargetHealthDescription, TargetHealthStateEnum,
 };
+use aws_sdk_lambda::operation::get_alias::{GetAliasError, GetAliasOutput};
+use aws_sdk_lambda::operation::invoke::{InvokeError, InvokeOutput};
+use aws_sdk_lambda::primitives::Blob;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::error::ErrorMetadata;
 use lambda_runtime::{Context, LambdaEvent};
@@ -63,7 +68,7 @@ use tokio::time::Instant;
 use crate::error::Error;
 use crate::handler::{Deps, configure, handle};
 use crate::ports::{
-    Answer, Deployments, EventSink, HookReporter, LoadBalancers, Ports, ServiceRevisions,
+    Answer, Deployments, EventSink, Functions, HookReporter, LoadBalancers, Ports, ServiceRevisions,
 };
 
 const APPLICATION: &str = "shop";
@@ -112,6 +117,32 @@ struct State {
     rule_conditions: Vec<RuleCondition>,
     /// Every ECS and rule lookup, in order (`DescribeServiceRevisions <arn>`, `DescribeRules <arn>`).
     ecs_lookups: Vec<String>,
+    /// A CodeDeploy Lambda deployment instead of an ECS one: its AppSpec, the function's state
+    /// and every qualifier it was invoked with.
+    lambda: Option<LambdaWorld>,
+}
+
+#[derive(Clone)]
+struct LambdaWorld {
+    app_spec: String,
+    /// The version the alias serves.
+    alias_version: &'static str,
+    get_alias: Lookup,
+    answer: FunctionAnswer,
+    invoked: Vec<String>,
+}
+
+/// How the in-memory function answers an invocation.
+#[derive(Clone, Copy, PartialEq)]
+enum FunctionAnswer {
+    /// `{"statusCode": 200, "version": <qualifier>}`.
+    Healthy,
+    /// `X-Amz-Function-Error: Unhandled`.
+    Crashes,
+    /// `TooManyRequestsException`, every time.
+    Throttled,
+    /// Never answers.
+    Hangs,
 }
 
 #[derive(Clone, Default)]
@@ -159,6 +190,7 @@ impl Account {
             reporter: self.clone(),
             elb: self.clone(),
             ecs: self.clone(),
+            lambda: self.clone(),
             sns: self.clone(),
         }
     }
@@ -200,18 +232,33 @@ impl Ports for InMemory {
     type Reporter = Account;
     type LoadBalancers = Account;
     type Services = Account;
+    type Functions = Account;
     type Events = Account;
 }
 
 impl Deployments for Account {
     async fn get_deployment(&self, _: &str) -> Answer<GetDeploymentOutput, GetDeploymentError> {
-        let how = self.lock().get_deployment;
-        let info = DeploymentInfo::builder()
+        let (how, app_spec) = {
+            let state = self.lock();
+            (
+                state.get_deployment,
+                state.lambda.as_ref().map(|l| l.app_spec.clone()),
+            )
+        };
+        let mut info = DeploymentInfo::builder()
             .application_name(APPLICATION)
             .deployment_group_name(GROUP)
             .status(DeploymentStatus::InProgress)
-            .compute_platform(ComputePlatform::Ecs)
-            .build();
+            .compute_platform(ComputePlatform::Ecs);
+        if let Some(content) = app_spec {
+            info = info.compute_platform(ComputePlatform::Lambda).revision(
+                RevisionLocation::builder()
+                    .revision_type(RevisionLocationType::AppSpecContent)
+                    .app_spec_content(AppSpecContent::builder().content(content).build())
+                    .build(),
+            );
+        }
+        let info = info.build();
         let answer = GetDeploymentOutput::builder().deployment_info(info).build();
         self.lookup(how, GetDeploymentError::generic, answer).await
     }
@@ -392,6 +439,50 @@ impl ServiceRevisions for Account {
         };
         self.lookup(how, DescribeServiceRevisionsError::generic, answer)
             .await
+    }
+}
+
+impl Functions for Account {
+    async fn get_alias(&self, _: &str, alias: &str) -> Answer<GetAliasOutput, GetAliasError> {
+        let (how, version) = {
+            let state = self.lock();
+            let world = state.lambda.as_ref().expect("a Lambda deployment");
+            (world.get_alias, world.alias_version)
+        };
+        let answer = GetAliasOutput::builder()
+            .name(alias)
+            .function_version(version)
+            .build();
+        self.lookup(how, GetAliasError::generic, answer).await
+    }
+
+    async fn invoke(&self, _: &str, qualifier: &str, _: &str) -> Answer<InvokeOutput, InvokeError> {
+        let answer = {
+            let mut state = self.lock();
+            let world = state.lambda.as_mut().expect("a Lambda deployment");
+            world.invoked.push(qualifier.to_string());
+            world.answer
+        };
+        let output = InvokeOutput::builder().status_code(200);
+        match answer {
+            FunctionAnswer::Healthy => Ok(output
+                .payload(Blob::new(
+                    json!({"statusCode": 200, "version": qualifier}).to_string(),
+                ))
+                .build()),
+            FunctionAnswer::Crashes => Ok(output
+                .function_error("Unhandled")
+                .payload(Blob::new(
+                    r#"{"errorType":"Runtime.ExitError","errorMessage":"orders crashed"}"#,
+                ))
+                .build()),
+            FunctionAnswer::Throttled => Err(refusal(
+                InvokeError::generic,
+                "TooManyRequestsException",
+                429,
+            )),
+            FunctionAnswer::Hangs => std::future::pending().await,
+        }
     }
 }
 

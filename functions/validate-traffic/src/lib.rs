@@ -24,6 +24,7 @@ pub mod hook;
 /// `handler::handle` driven in-process against an in-memory account and a local green.
 #[cfg(test)]
 mod in_process;
+pub mod lambda;
 pub mod notify;
 /// The seams to AWS: the SDK clients in Lambda, an in-memory account in the unit tests.
 pub mod ports;

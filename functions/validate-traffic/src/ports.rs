@@ -1,4 +1,4 @@
-//! The seams between the hook and AWS. `codedeploy`, `discovery`, `report` and `ecs` call these
+//! The seams between the hook and AWS. `codedeploy`, `discovery`, `report`, `ecs` and `lambda` call these
 //! traits one SDK call at a time and keep their own retries, bounds and decisions; `Aws` plugs in the
 //! SDK clients, and the unit tests (`in_process`) an in-memory account that answers with the
 //! SDK's own output and error types, so throttling, refusals and hung calls run through the
@@ -33,6 +33,10 @@ use aws_sdk_elasticloadbalancingv2::operation::describe_rules::{
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::{
     DescribeTargetHealthError, DescribeTargetHealthOutput,
 };
+use aws_sdk_lambda::operation::get_alias::{GetAliasError, GetAliasOutput};
+use aws_sdk_lambda::operation::invoke::{InvokeError, InvokeOutput};
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
 use rollout_kit::RolloutEvent;
 
 /// One SDK call's answer.
@@ -97,6 +101,23 @@ pub trait ServiceRevisions: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Answer<DescribeServiceRevisionsOutput, DescribeServiceRevisionsError>> + Send;
 }
 
+/// Lambda, for the hook of CodeDeploy Lambda deployments: the alias's state and synchronous
+/// invocations of the version under test. `Clone + 'static`: the probe runs in its own task.
+pub trait Functions: Clone + Send + Sync + 'static {
+    fn get_alias(
+        &self,
+        function: &str,
+        alias: &str,
+    ) -> impl Future<Output = Answer<GetAliasOutput, GetAliasError>> + Send;
+    /// `RequestResponse` invocation of `function` at `qualifier` (a version or an alias).
+    fn invoke(
+        &self,
+        function: &str,
+        qualifier: &str,
+        payload: &str,
+    ) -> impl Future<Output = Answer<InvokeOutput, InvokeError>> + Send;
+}
+
 /// The notifications topic. Best effort: the result is only logged.
 pub trait EventSink: Send + Sync {
     fn publish_within(
@@ -113,6 +134,7 @@ pub trait Ports: 'static {
     type Reporter: HookReporter;
     type LoadBalancers: LoadBalancers;
     type Services: ServiceRevisions;
+    type Functions: Functions;
     type Events: EventSink;
 }
 
@@ -124,6 +146,7 @@ impl Ports for Aws {
     type Reporter = aws_sdk_codedeploy::Client;
     type LoadBalancers = aws_sdk_elasticloadbalancingv2::Client;
     type Services = aws_sdk_ecs::Client;
+    type Functions = aws_sdk_lambda::Client;
     type Events = aws_sdk_sns::Client;
 }
 
@@ -214,6 +237,35 @@ impl ServiceRevisions for aws_sdk_ecs::Client {
     ) -> Answer<DescribeServiceRevisionsOutput, DescribeServiceRevisionsError> {
         self.describe_service_revisions()
             .service_revision_arns(service_revision_arn)
+            .send()
+            .await
+    }
+}
+
+impl Functions for aws_sdk_lambda::Client {
+    async fn get_alias(
+        &self,
+        function: &str,
+        alias: &str,
+    ) -> Answer<GetAliasOutput, GetAliasError> {
+        self.get_alias()
+            .function_name(function)
+            .name(alias)
+            .send()
+            .await
+    }
+
+    async fn invoke(
+        &self,
+        function: &str,
+        qualifier: &str,
+        payload: &str,
+    ) -> Answer<InvokeOutput, InvokeError> {
+        self.invoke()
+            .invocation_type(InvocationType::RequestResponse)
+            .function_name(function)
+            .qualifier(qualifier)
+            .payload(Blob::new(payload.as_bytes()))
             .send()
             .await
     }

@@ -56,6 +56,42 @@ pub struct Expectations {
     pub status: StatusSet,
     pub body_contains: Option<String>,
     pub body_regex: Option<Regex>,
+    /// A field the body, read as JSON, must hold with this value (`BODY_JSON`).
+    pub body_json: Option<JsonField>,
+}
+
+/// `BODY_JSON=/pointer=value`: the JSON value at an RFC 6901 pointer must equal `value`, read as
+/// JSON when it parses (`200`, `true`, `"ok"`) and as a string otherwise (`ok`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonField {
+    pub pointer: String,
+    pub value: serde_json::Value,
+}
+
+impl JsonField {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if !raw.starts_with('/') {
+            return Err("must be /pointer=value, e.g. /status=ok or /statusCode=200".into());
+        }
+        // The pointer ends at the first '=': a value may hold one (base64), a key seldom does.
+        let Some((pointer, value)) = raw.split_once('=') else {
+            return Err("has no =value after the pointer".into());
+        };
+        let value = serde_json::from_str(value.trim())
+            .unwrap_or_else(|_| serde_json::Value::String(value.trim().to_string()));
+        Ok(JsonField {
+            pointer: pointer.trim().to_string(),
+            value,
+        })
+    }
+
+    pub fn matches(&self, body: &str) -> bool {
+        serde_json::from_str::<serde_json::Value>(body)
+            .ok()
+            .and_then(|doc| doc.pointer(&self.pointer).cloned())
+            .is_some_and(|found| found == self.value)
+    }
 }
 
 /// What a whole probe must achieve.
@@ -91,6 +127,12 @@ pub enum SampleResult {
     ConnectFailed {
         detail: String,
     },
+    /// A Lambda invocation whose function failed (`X-Amz-Function-Error`: `Unhandled` for a
+    /// crash or timeout, `Handled` for an error the function returned).
+    FunctionError {
+        kind: String,
+        excerpt: String,
+    },
     /// Any other transport failure (reset, garbage, TLS); `kind` is stable, `detail` short.
     TransportError {
         kind: &'static str,
@@ -107,6 +149,7 @@ impl SampleResult {
             SampleResult::BodyMismatch { .. } => "body_mismatch",
             SampleResult::Timeout => "timeout",
             SampleResult::ConnectFailed { .. } => "connect_failed",
+            SampleResult::FunctionError { .. } => "function_error",
             SampleResult::TransportError { .. } => "transport_error",
         }
     }
@@ -131,6 +174,9 @@ impl SampleResult {
             }
             SampleResult::Timeout => "timeout".into(),
             SampleResult::ConnectFailed { detail } => format!("connect failed: {detail}"),
+            SampleResult::FunctionError { kind, excerpt } => {
+                format!("function error ({kind}) {excerpt:?}")
+            }
             SampleResult::TransportError { kind, detail } => format!("{kind}: {detail}"),
         }
     }
@@ -162,7 +208,8 @@ pub fn classify_redacted(
         .body_regex
         .as_ref()
         .is_none_or(|re| re.is_match(body));
-    if contains_ok && regex_ok {
+    let json_ok = expect.body_json.as_ref().is_none_or(|f| f.matches(body));
+    if contains_ok && regex_ok && json_ok {
         SampleResult::Passed { status }
     } else {
         SampleResult::BodyMismatch {
@@ -339,7 +386,34 @@ mod tests {
             status: StatusSet::parse(status).unwrap(),
             body_contains: None,
             body_regex: None,
+            body_json: None,
         }
+    }
+
+    #[test]
+    fn a_json_field_is_compared_as_json_or_as_text() {
+        let field = JsonField::parse("/statusCode=200").unwrap();
+        assert!(field.matches(r#"{"statusCode": 200, "body": "x"}"#));
+        assert!(!field.matches(r#"{"statusCode": "200"}"#));
+        assert!(!field.matches("not json"));
+        let text = JsonField::parse("/health/status=ok").unwrap();
+        assert!(text.matches(r#"{"health": {"status": "ok"}}"#));
+        assert!(!text.matches(r#"{"health": {"status": "degraded"}}"#));
+        let token = JsonField::parse("/token=YWJj==").unwrap();
+        assert_eq!(token.value, serde_json::json!("YWJj=="));
+        for bad in ["status=ok", "/status", ""] {
+            assert!(JsonField::parse(bad).is_err(), "{bad}");
+        }
+        let mut expect = expect("200");
+        expect.body_json = Some(field);
+        assert!(matches!(
+            classify(200, r#"{"statusCode": 500}"#, &expect),
+            SampleResult::BodyMismatch { .. }
+        ));
+        assert_eq!(
+            classify(200, r#"{"statusCode": 200}"#, &expect),
+            SampleResult::Passed { status: 200 }
+        );
     }
 
     fn thresholds() -> Thresholds {

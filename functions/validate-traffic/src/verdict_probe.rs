@@ -86,5 +86,6 @@ pub fn expectations() -> Expectations {
         status: StatusSet::parse("200-299").expect("a valid status set"),
         body_contains: Some("checkout".into()),
         body_regex: Some(Regex::new(r#""version":"v2\.\d+""#).expect("a valid regex")),
+        body_json: None,
     }
 }

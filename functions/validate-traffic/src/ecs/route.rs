@@ -314,6 +314,7 @@ mod tests {
             warmup: 0,
             concurrency: 2,
             timeout: Duration::from_secs(1),
+            payloads: vec!["{}".into()],
         }
     }
 
