@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::ecs_fake::EcsFake;
+use crate::lambda_fake::{self, LambdaFake};
 
 const CODEDEPLOY_TARGET_PREFIX: &str = "CodeDeploy_20141006.";
 
@@ -162,6 +163,8 @@ pub struct AwsFront {
     dynamodb: Arc<tokio::sync::Mutex<()>>,
     /// The ECS deployment operations moto lacks, from revisions the tests register.
     ecs: Arc<EcsFake>,
+    /// Lambda's `Invoke`, by local processes the tests register per function version.
+    lambda: Arc<LambdaFake>,
     moto_url: String,
     client: reqwest::Client,
     pub port: u16,
@@ -175,6 +178,7 @@ impl AwsFront {
             state: Arc::default(),
             dynamodb: Arc::default(),
             ecs: Arc::default(),
+            lambda: Arc::default(),
             moto_url,
             client: reqwest::Client::builder()
                 .no_proxy()
@@ -203,6 +207,11 @@ impl AwsFront {
     /// The ECS fake: register the service revisions and deployments ECS would have.
     pub fn ecs(&self) -> &EcsFake {
         &self.ecs
+    }
+
+    /// The Lambda fake: register the processes that run each function version.
+    pub fn lambda(&self) -> &LambdaFake {
+        &self.lambda
     }
 
     pub fn inject(&self, fault: Fault) {
@@ -262,9 +271,14 @@ impl AwsFront {
             .get("x-amz-target")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let operation = match &target {
-            Some(t) => t.rsplit('.').next().unwrap_or_default().to_string(),
-            None => query_action(&body).unwrap_or_default(),
+        // Lambda speaks restJson1: the operation is in the path.
+        let invoke_of = (service == "lambda" && parts.method == axum::http::Method::POST)
+            .then(|| lambda_fake::invoke_path(parts.uri.path()))
+            .flatten();
+        let operation = match (&target, &invoke_of) {
+            (Some(t), _) => t.rsplit('.').next().unwrap_or_default().to_string(),
+            (None, Some(_)) => "Invoke".to_string(),
+            (None, None) => query_action(&body).unwrap_or_default(),
         };
         let fault = {
             let mut state = self.lock();
@@ -299,6 +313,15 @@ impl AwsFront {
         }
         if let Some(target) = target.as_deref().filter(|t| EcsFake::answers(t)) {
             return self.ecs.handle(target, &body);
+        }
+        if let Some(function) = invoke_of {
+            let auth = parts.headers.get("authorization").cloned();
+            let resolve =
+                |function: String, alias: String| self.alias_version(function, alias, auth);
+            return self
+                .lambda
+                .invoke(&function, parts.uri.query(), &parts.headers, body, resolve)
+                .await;
         }
         let publish = (service == "sns" && operation == "Publish")
             .then(|| sns_publish(&body))
@@ -419,6 +442,28 @@ impl AwsFront {
             200,
             &json!({ "lifecycleEventHookExecutionId": execution_id }),
         )
+    }
+
+    /// The version a Lambda alias serves, asked of moto (`GetAlias`) with the caller's signature.
+    async fn alias_version(
+        &self,
+        function: String,
+        alias: String,
+        auth: Option<HeaderValue>,
+    ) -> Option<String> {
+        let mut request = self.client.get(format!(
+            "{}/2015-03-31/functions/{function}/aliases/{alias}",
+            self.moto_url
+        ));
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        let reply = request.send().await.ok()?;
+        if !reply.status().is_success() {
+            return None;
+        }
+        let alias: Value = reply.json().await.ok()?;
+        lambda_fake::version_of_alias(&alias)
     }
 
     async fn deployment_exists(&self, headers: &HeaderMap, deployment_id: &str) -> bool {

@@ -2,6 +2,7 @@
 //! Lambda-platform deployment to report on, what the CodeDeploy fake accepted, log lookups.
 
 use aws_config::SdkConfig;
+use aws_sdk_codedeploy::types::ComputePlatform;
 use serde_json::{Value, json};
 
 use crate::{Bench, HookReport, LambdaFn};
@@ -11,14 +12,19 @@ pub fn hook(deployment_id: &str, execution_id: &str) -> Value {
     json!({ "DeploymentId": deployment_id, "LifecycleEventHookExecutionId": execution_id })
 }
 
-/// A Lambda-platform deployment (application and group named after `name`): no load balancer,
-/// so validate-traffic needs `TARGET_URL`.
+/// A Lambda-platform deployment (application and group named after `name`) without an AppSpec:
+/// validate-traffic needs `TARGET_URL` to probe it.
 pub async fn plain_deployment(config: &SdkConfig, name: &str) -> String {
+    deployment_on(config, name, ComputePlatform::Lambda).await
+}
+
+/// A deployment on `platform` with no load balancer and no revision.
+pub async fn deployment_on(config: &SdkConfig, name: &str, platform: ComputePlatform) -> String {
     let codedeploy = aws_sdk_codedeploy::Client::new(config);
     codedeploy
         .create_application()
         .application_name(name)
-        .compute_platform(aws_sdk_codedeploy::types::ComputePlatform::Lambda)
+        .compute_platform(platform)
         .send()
         .await
         .expect("create application");

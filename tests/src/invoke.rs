@@ -242,7 +242,27 @@ impl Out {
 
 /// Invokes `function` once with `event` on a fresh bench. `quiet` keeps stdout clean (tests);
 /// the printed text is in the report either way.
-pub async fn run(function: Function, event: Value, quiet: bool) -> Report {
+/// The bench world a sample is played in. validate-traffic's CodeDeploy hook events look alike
+/// (they carry only ids), so a `lambda-…` file name marks the hook of a CodeDeploy Lambda
+/// deployment; every other sample plays in the release world (ALB, ECS blue/green group).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum World {
+    Release,
+    LambdaDeployment,
+}
+
+impl World {
+    pub fn for_sample(path: &str) -> World {
+        let file = path.rsplit('/').next().unwrap_or(path);
+        if file.starts_with("lambda-") {
+            World::LambdaDeployment
+        } else {
+            World::Release
+        }
+    }
+}
+
+pub async fn run(function: Function, event: Value, played_in: World, quiet: bool) -> Report {
     let mut out = Out {
         started: Instant::now(),
         quiet,
@@ -298,6 +318,34 @@ pub async fn run(function: Function, event: Value, quiet: bool) -> Report {
                 "ECS hook event: no ECS service revision on the bench, so probing stages answer \
                  FAILED (ServiceRevisionNotFound); the others answer at once",
             );
+            let env = function_env(function.name(), &world, "", "").unwrap_or_default();
+            let lambda = start(&mut out, function, &bench, &env_refs(&env)).await;
+            let invocation = invoke(&mut out, &lambda, &substitutions, &event).await;
+            let side_effects = validate_traffic_effects(&bench, Vec::new());
+            Report::new(
+                function,
+                substitutions,
+                event,
+                invocation,
+                lambda.logs(),
+                side_effects,
+            )
+        }
+        Function::ValidateTraffic if played_in == World::LambdaDeployment => {
+            crate::lambda_world::create_role(&bench).await;
+            let deployment_id =
+                crate::lambda_world::release(&bench, &config, "orders", "healthy").await;
+            replace(
+                &mut event,
+                "DeploymentId",
+                json!(deployment_id),
+                &mut substitutions,
+                "a CodeDeploy Lambda deployment moving alias live of orders from version 1 to 2",
+            );
+            out.progress(format!(
+                "Lambda deployment {deployment_id}: function orders, versions 1 and 2 answering \
+                 {{\"statusCode\": 200, \"version\": \"v<n>\"}} in local processes, alias live on 1 (before traffic)"
+            ));
             let env = function_env(function.name(), &world, "", "").unwrap_or_default();
             let lambda = start(&mut out, function, &bench, &env_refs(&env)).await;
             let invocation = invoke(&mut out, &lambda, &substitutions, &event).await;

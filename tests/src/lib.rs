@@ -28,6 +28,8 @@ pub mod fixtures;
 pub mod front;
 pub mod hooks;
 pub mod invoke;
+pub mod lambda_fake;
+pub mod lambda_world;
 pub mod moto;
 pub mod proxy;
 pub mod runtime;

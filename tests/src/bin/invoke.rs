@@ -5,27 +5,29 @@
 //! crashed, 2 when the arguments or the event file are wrong.
 
 use rollout_bench::InvokeOutcome;
-use rollout_bench::invoke::{self, Function, InvokeError};
+use rollout_bench::invoke::{self, Function, InvokeError, World};
 
 const USAGE: &str = "usage: invoke --function <validate-traffic|shift-traffic|notify-slack> --event <file.json>\n\
                      (make invoke FN=<function> EVENT=events/<function>/<sample>.json)";
 
 #[tokio::main]
 async fn main() {
-    let (function, event) = match parse(std::env::args().skip(1)) {
+    let (function, event, world) = match parse(std::env::args().skip(1)) {
         Ok(parsed) => parsed,
         Err(message) => {
             eprintln!("invoke: {message}");
             std::process::exit(2);
         }
     };
-    let report = invoke::run(function, event, false).await;
+    let report = invoke::run(function, event, world, false).await;
     if !matches!(report.invocation.outcome, InvokeOutcome::Response(_)) {
         std::process::exit(1);
     }
 }
 
-fn parse(mut args: impl Iterator<Item = String>) -> Result<(Function, serde_json::Value), String> {
+fn parse(
+    mut args: impl Iterator<Item = String>,
+) -> Result<(Function, serde_json::Value, World), String> {
     let (mut function, mut event) = (None, None);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -42,6 +44,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<(Function, serde_json
         None | Some("") => return Err(format!("no function given\n{USAGE}")),
         Some(name) => name.parse().map_err(|e: InvokeError| e.to_string())?,
     };
+    let world = World::for_sample(event.as_deref().unwrap_or_default());
     let event = match event.as_deref() {
         None | Some("") => return Err(InvokeError::NoEvent(function).to_string()),
         Some(path) => {
@@ -59,5 +62,5 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<(Function, serde_json
             event
         }
     };
-    Ok((function, event))
+    Ok((function, event, world))
 }

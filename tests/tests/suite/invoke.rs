@@ -5,7 +5,7 @@ use rollout_bench::invoke::{self, Function, InvokeError, SideEffects};
 
 async fn run(function: Function, sample: &str) -> invoke::Report {
     let event = invoke::load_event(function, sample).expect("sample loads");
-    invoke::run(function, event, true).await
+    invoke::run(function, event, invoke::World::for_sample(sample), true).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,6 +57,22 @@ async fn validate_traffic_sample_reports_one_hook_status_after_probing_green() {
         report.substitutions
     );
     assert!(!probes.is_empty(), "{}", report.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lambda_deployment_sample_invokes_the_target_version_and_reports() {
+    let report = run(
+        Function::ValidateTraffic,
+        "events/validate-traffic/lambda-before-allow-traffic.json",
+    )
+    .await;
+    assert!(report.invocation.is_ok(), "{}", report.text);
+    let SideEffects::ValidateTraffic { hook_reports, .. } = &report.side_effects else {
+        panic!("{:?}", report.side_effects)
+    };
+    assert_eq!(hook_reports.len(), 1, "{}", report.text);
+    assert_eq!(hook_reports[0].status, "Succeeded", "{}", report.text);
+    assert!(report.logs.contains("orders:2"), "{}", report.text);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,4 +17,5 @@ mod shift_traffic_support;
 mod template;
 mod validate_traffic;
 mod validate_traffic_ecs;
+mod validate_traffic_lambda;
 mod world;

@@ -5,9 +5,10 @@
 use std::time::Duration;
 
 use aws_config::SdkConfig;
+use aws_sdk_codedeploy::types::ComputePlatform;
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, TargetDescription};
 use rollout_bench::hooks::{
-    closed_port, find_log, hook, log_fields, plain_deployment, reports_for,
+    closed_port, deployment_on, find_log, hook, log_fields, plain_deployment, reports_for,
 };
 use rollout_bench::world::{ReleaseWorld, TEST_PORT};
 use rollout_bench::{
@@ -433,7 +434,8 @@ async fn unready_green_is_never_probed(configured_url: bool) {
 async fn no_test_listener_and_no_url_is_reported_failed() {
     let bench = Bench::start().await;
     let config = bench.sdk_config().await;
-    let deployment = plain_deployment(&config, "nolistener").await;
+    // An EC2 deployment group without a load balancer: nothing to discover.
+    let deployment = deployment_on(&config, "nolistener", ComputePlatform::Server).await;
     let function = LambdaFn::start(FUNCTION, &bench, &[]).await;
     let invocation = function.invoke(hook(&deployment, "exec-nolistener")).await;
     assert!(invocation.is_ok(), "{:?}", invocation.outcome);
