@@ -337,8 +337,9 @@ fn ecs_invokes_validate_traffic_only_through_its_hook_role() {
     );
     assert!(!role.contains("Resource: \"*\""), "{role}");
     assert!(!role.contains("ManagedPolicyArns"), "{role}");
-    // No other statement lets anyone invoke a function.
-    assert_eq!(text.matches("lambda:InvokeFunction").count(), 1);
+    // The only other grant to invoke a function is validate-traffic's own, on the listed
+    // functions (validate_traffic_invokes_only_the_listed_functions).
+    assert_eq!(text.matches("lambda:InvokeFunction").count(), 2);
 
     let output = block(&text, &["Outputs", "ValidateTrafficEcsHookRoleArn"]);
     assert!(
@@ -350,6 +351,55 @@ fn ecs_invokes_validate_traffic_only_through_its_hook_role() {
         output.contains("Value: !GetAtt ValidateTrafficFunction.Arn"),
         "{output}"
     );
+}
+
+#[test]
+fn validate_traffic_invokes_only_the_listed_functions() {
+    let text = template();
+    let parameter = block(&text, &["Parameters", "ValidateLambdaFunctions"]);
+    assert!(parameter.contains("Default: \"\""), "{parameter}");
+    assert!(parameter.contains("{0,9}"), "{parameter}");
+    let role = block(&text, &["Resources", "ValidateTrafficRole"]);
+    let granted = statements_with(&role, "lambda:InvokeFunction");
+    assert_eq!(granted.len(), 1, "{granted:#?}");
+    let statement = &granted[0];
+    assert!(statement.contains("lambda:GetAlias"), "{statement}");
+    assert!(!statement.contains("Resource: \"*\""), "{statement}");
+    // Ten slots, each the function and its versions and aliases, nothing else.
+    let function = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${Name}";
+    let arns: Vec<&str> = statement
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("- arn:"))
+        .collect();
+    assert_eq!(arns.len(), 20, "{statement}");
+    for pair in arns.chunks(2) {
+        assert_eq!(pair[0], format!("- {function}"));
+        assert_eq!(pair[1], format!("- {function}:*"));
+    }
+    let slots: Vec<&str> = statement
+        .lines()
+        .filter(|l| l.contains("!Select ["))
+        .collect();
+    for (n, slot) in slots.iter().enumerate() {
+        assert!(
+            slot.contains(&format!("!Select [{}, ", n / 2))
+                && slot.contains(&format!(
+                    "${{ValidateLambdaFunctions}}{}",
+                    ",${First}".repeat(9)
+                )),
+            "{slot}"
+        );
+    }
+    // Without names there is no grant at all.
+    let policies = block(&text, &["ValidateTrafficRole", "Properties", "Policies"]);
+    let policy = items(&policies)
+        .into_iter()
+        .find(|p| p.contains("lambda:InvokeFunction"))
+        .expect("the invoke policy");
+    let mut head = policy.lines().map(str::trim);
+    assert_eq!(head.next(), Some("- !If"), "{policy}");
+    assert_eq!(head.next(), Some("- ValidateLambdaGiven"), "{policy}");
 }
 
 #[test]
