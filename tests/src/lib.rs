@@ -24,6 +24,7 @@ pub mod async_invoke;
 pub mod bench;
 pub mod demo;
 pub mod ecs_fake;
+pub mod ecs_world;
 pub mod fixtures;
 pub mod front;
 pub mod hooks;
