@@ -49,6 +49,7 @@ pub fn envelopes(data: &[u8]) -> Vec<Envelope> {
         subject: subject.filter(|s| !s.trim().is_empty()),
         timestamp: Some(1_665_736_726),
         message,
+        item_id: None,
     }]
 }
 
