@@ -5,7 +5,7 @@
 //! (they come back after the visibility timeout, and the queue's redrive policy dead-letters
 //! those that fail too often).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -98,6 +98,8 @@ pub async fn handle<P: Ports>(deps: &Deps<P>, event: LambdaEvent<Value>) -> Resu
     let mut filtered = 0;
     let mut duplicates = 0;
     let mut plan: Vec<Planned> = Vec::new();
+    // SNS message id → its place in `plan`.
+    let mut planned_ids: HashMap<String, usize> = HashMap::new();
     let mut failures: Vec<Undelivered> = Vec::new();
     for record in records {
         let envelope = match record {
@@ -135,13 +137,14 @@ pub async fn handle<P: Ports>(deps: &Deps<P>, event: LambdaEvent<Value>) -> Resu
         }
         // SQS delivers at least once: the same SNS message twice in one batch is posted once,
         // and both records share its fate.
-        if let Some(first) = plan.iter_mut().find(|p| {
-            !envelope.message_id.is_empty() && p.envelope.message_id == envelope.message_id
-        }) {
+        if let Some(&first) = planned_ids.get(&envelope.message_id) {
             tracing::info!(record = envelope.index, message_id = %envelope.message_id, kind, "twice in this batch; posted once");
             duplicates += 1;
-            first.twins.push((envelope.index, envelope.item_id));
+            plan[first].twins.push((envelope.index, envelope.item_id));
             continue;
+        }
+        if !envelope.message_id.is_empty() {
+            planned_ids.insert(envelope.message_id.clone(), plan.len());
         }
         plan.push(Planned {
             envelope,
@@ -191,7 +194,10 @@ pub async fn handle<P: Ports>(deps: &Deps<P>, event: LambdaEvent<Value>) -> Resu
                 ),
                 _ => {
                     let folded: Vec<&Notification> = members.iter().map(|&m| notes[m]).collect();
-                    (render_digest(&folded, &deps.render), "codedeploy-digest")
+                    (
+                        render_digest(&folded, &deps.render),
+                        "codedeploy_instance_digest",
+                    )
                 }
             };
             let delivery = deps.slack.post(url, &payload, post_until).await;
