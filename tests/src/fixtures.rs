@@ -93,10 +93,21 @@ pub fn instance_trigger(n: usize) -> serde_json::Value {
     let mut event = crate::event("notify-slack/codedeploy-instance-failed.json");
     let sns = &mut event["Records"][0]["Sns"];
     sns["MessageId"] = serde_json::json!(format!("0b4a3c6e-1f52-5d0e-9a1d-{n:012x}"));
-    let message = sns["Message"]
+    sns["Message"] = serde_json::json!(instance_message(n));
+    event
+}
+
+/// The message of [`instance_trigger`] `n`, as CodeDeploy publishes it to the topic; its
+/// instance is [`instance_id`] `n`.
+pub fn instance_message(n: usize) -> String {
+    let event = crate::event("notify-slack/codedeploy-instance-failed.json");
+    event["Records"][0]["Sns"]["Message"]
         .as_str()
         .unwrap_or_default()
-        .replace("i-0a1b2c3d4e5f67890", &format!("i-0a1b2c3d4e{n:07x}"));
-    sns["Message"] = serde_json::json!(message);
-    event
+        .replace("i-0a1b2c3d4e5f67890", &instance_id(n))
+}
+
+/// The instance of [`instance_trigger`] `n`.
+pub fn instance_id(n: usize) -> String {
+    format!("i-0a1b2c3d4e{n:07x}")
 }

@@ -11,6 +11,8 @@
 //! - [`runtime::LambdaFn`]: a Lambda Runtime API server that runs a compiled `bootstrap` binary
 //!   exactly as Lambda does (environment, deadline header, error reporting).
 //! - [`target::HttpTarget`]: a local HTTP service playing blue or green, misbehaving on demand.
+//! - [`sqs_source::SqsSource`]: a topic delivering to a queue with a redrive policy, polled as
+//!   Lambda's SQS event source mapping polls it (batches, window, partial batch responses).
 //! - [`asl::Execution`]: runs the rollout state machine's definition state by state.
 //! - [`proxy::ForwardProxy`]: maps the emulated load balancers' DNS names to local services for
 //!   functions that honour `HTTP_PROXY`.
@@ -36,6 +38,7 @@ pub mod proxy;
 pub mod runtime;
 pub mod slack;
 pub mod slack_text;
+pub mod sqs_source;
 pub mod target;
 pub mod world;
 

@@ -12,7 +12,7 @@ pub enum Error {
     Config(#[from] ConfigError),
     #[error("the HTTP client could not be built: {0}")]
     HttpClient(String),
-    #[error("the event is not an SNS event: {0}")]
+    #[error("the event is neither an SNS nor an SQS event: {0}")]
     NotSns(#[from] crate::sns::NotSns),
     #[error("KMS could not decrypt SLACK_WEBHOOK_URL_ENCRYPTED: {0}")]
     WebhookDecrypt(String),

@@ -1,15 +1,17 @@
 //! The property the `sns_render` fuzz target checks (`fuzz/`), shared with the regression test
 //! below so every input the fuzzer ever tripped on is checked again by `cargo test`.
 //!
-//! Property: any bytes, read as a Lambda SNS event or as one SNS message, classify and render
+//! Property: any bytes, read as a Lambda SNS or SQS event (bodies that are SNS envelopes or
+//! not) or as one SNS message, classify, fold (digests of instance events) and render
 //! without panicking into a payload Slack accepts (Block Kit limits), in which no text from the
 //! message can forge a mention or a link.
 
 use serde_json::Value;
 
 use crate::blocks::{FIELD_TEXT, HEADER_TEXT, MAX_BLOCKS, MAX_FIELDS, SECTION_TEXT};
-use crate::message::{classify, kind_of, status_of};
-use crate::render::{RenderOptions, render};
+use crate::digest::fold;
+use crate::message::{Notification, classify, kind_of, status_of};
+use crate::render::{RenderOptions, render, render_digest};
 use crate::sns::{Envelope, records};
 
 /// Slack cuts the top-level `text` past this many characters.
@@ -49,13 +51,35 @@ pub fn envelopes(data: &[u8]) -> Vec<Envelope> {
         subject: subject.filter(|s| !s.trim().is_empty()),
         timestamp: Some(1_665_736_726),
         message,
+        item_id: None,
     }]
 }
 
 /// Classifies and renders every message in `data`, with and without a mention, and checks each
 /// payload.
 pub fn check_sns_render(data: &[u8]) -> Result<(), Violation> {
-    for envelope in envelopes(data) {
+    let all = envelopes(data);
+    let notes: Vec<Notification> = all
+        .iter()
+        .map(|e| classify(&e.message, e.subject.as_deref(), &e.topic_arn))
+        .collect();
+    // The batch folded as the handler folds it: every digest must hold too.
+    let refs: Vec<&Notification> = notes.iter().collect();
+    for members in fold(&refs) {
+        if members.len() < 2 {
+            continue;
+        }
+        let folded: Vec<&Notification> = members.iter().map(|&m| refs[m]).collect();
+        for mention in [None, Some(MENTION.to_string())] {
+            let options = RenderOptions {
+                mention: mention.clone(),
+            };
+            let payload = render_digest(&folded, &options);
+            check_payload(&payload, mention.as_deref())
+                .map_err(|v| Violation(format!("{v} (digest, payload {payload})")))?;
+        }
+    }
+    for envelope in all {
         let note = classify(
             &envelope.message,
             envelope.subject.as_deref(),

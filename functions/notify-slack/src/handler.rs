@@ -1,8 +1,11 @@
-//! One invocation: every SNS record is classified, filtered, rendered and posted; any record
-//! that did not reach Slack fails the invocation, so Lambda's retries and the on-failure
-//! destination keep the event.
+//! One invocation: every record is classified, filtered, de-duplicated, folded (the instance
+//! events of one deployment into a digest) and posted. What did not reach Slack is reported the
+//! way the event's source retries it: an SNS event fails the invocation (Lambda's retries and
+//! the on-failure destination keep it), an SQS batch names the records in `batchItemFailures`
+//! (they come back after the visibility timeout, and the queue's redrive policy dead-letters
+//! those that fail too often).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -16,12 +19,13 @@ use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::delivery::Slack;
+use crate::digest;
 use crate::error::Error;
-use crate::message::{self, kind_of, status_of};
+use crate::message::{self, Notification, kind_of, status_of};
 use crate::ports::{Aws, Ports};
-use crate::render::{RenderOptions, render};
+use crate::render::{RenderOptions, render, render_digest};
 use crate::secret::WebhookSecret;
-use crate::sns;
+use crate::sns::{self, Envelope, Shape};
 use crate::status::StatusFilter;
 
 /// Kept back from the deadline so a failure is reported rather than timed out.
@@ -87,28 +91,30 @@ pub async fn handle<P: Ports>(deps: &Deps<P>, event: LambdaEvent<Value>) -> Resu
     let time = TimePlan::for_remaining(Deadline::from_epoch_ms(event.context.deadline).remaining());
     let now = Instant::now();
     let (post_until, decrypt_until) = (now + time.work, now + time.decrypt);
-    let records = sns::records(&event.payload).inspect_err(|e| {
-        tracing::error!(error = %e, "not an SNS event");
+    let (shape, records) = sns::read(&event.payload).inspect_err(|e| {
+        tracing::error!(error = %e, "neither an SNS nor an SQS event");
     })?;
     let total = records.len();
     let mut filtered = 0;
     let mut duplicates = 0;
-    let mut plan = Vec::new();
-    // (record number, reason), one per record that did not reach Slack.
-    let mut failures: Vec<(usize, String)> = Vec::new();
+    let mut plan: Vec<Planned> = Vec::new();
+    // SNS message id → its place in `plan`.
+    let mut planned_ids: HashMap<String, usize> = HashMap::new();
+    let mut failures: Vec<Undelivered> = Vec::new();
     for record in records {
         let envelope = match record {
             Ok(envelope) => envelope,
             Err(bad) => {
-                tracing::error!(record = bad.index, message_id = %bad.message_id, error = %bad, "record not posted: it cannot be read");
-                failures.push((
-                    bad.index,
-                    format!(
+                tracing::error!(record = bad.index, message_id = %bad.message_id, item_id = bad.item_id.as_deref().unwrap_or(""), error = %bad, "record not posted: it cannot be read");
+                failures.push(Undelivered {
+                    index: bad.index,
+                    item_id: bad.item_id.clone(),
+                    reason: format!(
                         "record {}{}: {bad} (permanent)",
                         bad.index,
                         message_label(&bad.message_id)
                     ),
-                ));
+                });
                 continue;
             }
         };
@@ -129,62 +135,200 @@ pub async fn handle<P: Ports>(deps: &Deps<P>, event: LambdaEvent<Value>) -> Resu
             duplicates += 1;
             continue;
         }
-        plan.push((envelope, note));
+        // SQS delivers at least once: the same SNS message twice in one batch is posted once,
+        // and both records share its fate.
+        if let Some(&first) = planned_ids.get(&envelope.message_id) {
+            tracing::info!(record = envelope.index, message_id = %envelope.message_id, kind, "twice in this batch; posted once");
+            duplicates += 1;
+            plan[first].twins.push((envelope.index, envelope.item_id));
+            continue;
+        }
+        if !envelope.message_id.is_empty() {
+            planned_ids.insert(envelope.message_id.clone(), plan.len());
+        }
+        plan.push(Planned {
+            envelope,
+            note,
+            twins: Vec::new(),
+        });
     }
     let unreadable = failures.len();
+    let planned: usize = plan.iter().map(|p| 1 + p.twins.len()).sum();
 
     let mut delivered = 0;
-    if !plan.is_empty() {
-        let url = deps.secret.url(decrypt_until).await.inspect_err(|e| {
-            tracing::error!(error = %e, records = plan.len(), "no webhook URL; nothing posted");
-        })?;
-        for (envelope, note) in &plan {
-            let kind = kind_of(note);
-            let payload = render(note, envelope, &deps.render);
+    let mut posts = 0;
+    let url = if plan.is_empty() {
+        None
+    } else {
+        match deps.secret.url(decrypt_until).await {
+            Ok(url) => Some(url),
+            Err(e) => {
+                tracing::error!(error = %e, records = plan.len(), "no webhook URL; nothing posted");
+                if shape == Shape::Sns {
+                    return Err(e);
+                }
+                // From a queue, each record comes back after the visibility timeout instead.
+                for p in &plan {
+                    failures.extend(p.undelivered(&e.to_string()));
+                }
+                None
+            }
+        }
+    };
+    if let Some(url) = url {
+        let notes: Vec<&Notification> = plan.iter().map(|p| &p.note).collect();
+        // Why the rest of a batch is left to the queue: Slack stayed unavailable or rate limited
+        // past what this invocation could wait, and pressing on would only meet the same limit.
+        let mut halted: Option<String> = None;
+        for members in digest::fold(&notes) {
+            if let Some(why) = &halted {
+                for &m in &members {
+                    failures.extend(plan[m].undelivered(why));
+                }
+                continue;
+            }
+            let (payload, kind) = match members.as_slice() {
+                [one] => (
+                    render(&plan[*one].note, &plan[*one].envelope, &deps.render),
+                    kind_of(&plan[*one].note),
+                ),
+                _ => {
+                    let folded: Vec<&Notification> = members.iter().map(|&m| notes[m]).collect();
+                    (
+                        render_digest(&folded, &deps.render),
+                        "codedeploy_instance_digest",
+                    )
+                }
+            };
             let delivery = deps.slack.post(url, &payload, post_until).await;
+            posts += 1;
+            let ids: Vec<&str> = members
+                .iter()
+                .map(|&m| plan[m].envelope.message_id.as_str())
+                .collect();
+            let records: Vec<usize> = members.iter().map(|&m| plan[m].envelope.index).collect();
             match delivery.result {
                 Ok(()) => {
-                    tracing::info!(record = envelope.index, message_id = %envelope.message_id, kind, attempts = delivery.attempts, "delivered to Slack");
-                    deps.remember(&envelope.message_id);
-                    delivered += 1;
+                    tracing::info!(records = ?records, message_ids = ?ids, kind, attempts = delivery.attempts, "delivered to Slack");
+                    for &m in &members {
+                        deps.remember(&plan[m].envelope.message_id);
+                        delivered += 1 + plan[m].twins.len();
+                    }
                 }
                 Err(failure) => {
-                    tracing::error!(record = envelope.index, message_id = %envelope.message_id, kind, attempts = delivery.attempts, permanent = failure.permanent, error = %failure.reason, "not delivered to Slack");
+                    tracing::error!(records = ?records, message_ids = ?ids, kind, attempts = delivery.attempts, permanent = failure.permanent, error = %failure.reason, "not delivered to Slack");
                     let permanence = if failure.permanent {
                         " (permanent)"
                     } else {
                         ""
                     };
-                    failures.push((
-                        envelope.index,
-                        format!(
-                            "record {} ({kind}, message {}): {}{permanence} after {} attempt(s)",
-                            envelope.index, envelope.message_id, failure.reason, delivery.attempts
-                        ),
-                    ));
+                    let folded = if members.len() > 1 {
+                        format!(" in a digest of {}", members.len())
+                    } else {
+                        String::new()
+                    };
+                    for &m in &members {
+                        let why = format!(
+                            "{kind}{folded}: {}{permanence} after {} attempt(s)",
+                            failure.reason, delivery.attempts
+                        );
+                        failures.extend(plan[m].undelivered(&why));
+                    }
+                    if shape == Shape::Sqs && !failure.permanent {
+                        halted = Some(format!(
+                            "not attempted: an earlier post of this batch failed ({})",
+                            failure.reason
+                        ));
+                    }
                 }
             }
         }
     }
-    if !failures.is_empty() {
-        // In event order: unreadable records were collected before any post.
-        failures.sort_by_key(|(index, _)| *index);
-        let mut failures: Vec<String> = failures.into_iter().map(|(_, reason)| reason).collect();
-        let undelivered = failures.len();
-        if undelivered > NAMED_FAILURES {
-            let more = undelivered - NAMED_FAILURES;
-            failures.truncate(NAMED_FAILURES);
-            failures.push(format!("and {more} more"));
+    // In event order: unreadable records were collected before any post.
+    failures.sort_by_key(|f| f.index);
+    match shape {
+        Shape::Sns => {
+            if failures.is_empty() {
+                Ok(
+                    json!({"records": total, "delivered": delivered, "filtered": filtered, "duplicates": duplicates, "posts": posts}),
+                )
+            } else {
+                Err(undelivered(failures, planned + unreadable))
+            }
         }
-        return Err(Error::Undelivered {
-            undelivered,
-            total: plan.len() + unreadable,
-            details: failures.join("; "),
-        });
+        Shape::Sqs => {
+            if failures.iter().any(|f| f.item_id.is_none()) {
+                // A partial batch response cannot name it: the whole batch comes back.
+                tracing::error!(
+                    "a record without an SQS messageId was not delivered; failing the whole batch"
+                );
+                return Err(undelivered(failures, planned + unreadable));
+            }
+            tracing::info!(
+                records = total,
+                delivered,
+                filtered,
+                duplicates,
+                posts,
+                failed = failures.len(),
+                "batch done"
+            );
+            let items: Vec<Value> = failures
+                .iter()
+                .filter_map(|f| f.item_id.as_deref())
+                .map(|id| json!({ "itemIdentifier": id }))
+                .collect();
+            Ok(json!({ "batchItemFailures": items }))
+        }
     }
-    Ok(
-        json!({"records": total, "delivered": delivered, "filtered": filtered, "duplicates": duplicates}),
-    )
+}
+
+/// One record's notification, ready to post.
+struct Planned {
+    envelope: Envelope,
+    note: Notification,
+    /// Later records of the same batch with the same SNS message: (record number, SQS id).
+    twins: Vec<(usize, Option<String>)>,
+}
+
+impl Planned {
+    /// This record and its twins as undelivered, for `why`.
+    fn undelivered(&self, why: &str) -> Vec<Undelivered> {
+        let e = &self.envelope;
+        std::iter::once((e.index, e.item_id.clone()))
+            .chain(self.twins.iter().cloned())
+            .map(|(index, item_id)| Undelivered {
+                index,
+                item_id,
+                reason: format!("record {index} (message {}): {why}", e.message_id),
+            })
+            .collect()
+    }
+}
+
+/// A record that did not reach Slack.
+struct Undelivered {
+    /// 1-based position in the event.
+    index: usize,
+    /// Its SQS message id, when it came from a queue.
+    item_id: Option<String>,
+    reason: String,
+}
+
+/// The invocation's error: the first few failures named, the rest counted.
+fn undelivered(failures: Vec<Undelivered>, total: usize) -> Error {
+    let mut details: Vec<String> = failures.into_iter().map(|f| f.reason).collect();
+    let undelivered = details.len();
+    if undelivered > NAMED_FAILURES {
+        let more = undelivered - NAMED_FAILURES;
+        details.truncate(NAMED_FAILURES);
+        details.push(format!("and {more} more"));
+    }
+    Error::Undelivered {
+        undelivered,
+        total,
+        details: details.join("; "),
+    }
 }
 
 fn message_label(message_id: &str) -> String {
@@ -236,8 +380,8 @@ impl<P: Ports> Deps<P> {
     }
 }
 
-/// SNS message ids this container delivered, so a Lambda retry of a partly delivered event
-/// (which usually lands on the same warm container) does not post them twice.
+/// SNS message ids this container delivered, so a Lambda retry of a partly delivered event, or
+/// an SQS redelivery (which usually land on the same warm container), does not post them twice.
 #[derive(Default)]
 struct RecentIds {
     order: VecDeque<String>,

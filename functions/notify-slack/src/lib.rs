@@ -1,13 +1,16 @@
 //! notify-slack as a library: the binary in `main.rs` only wires these modules, and fuzz targets
 //! and benchmarks call the pure ones (`sns`, `message`, `render`, `blocks`) directly.
 //!
-//! A message's way to Slack: `sns` unwraps the records, `message` says what each one is,
-//! `status` names its status, `tone` decides how it looks and whether it mentions, `render`
-//! builds the payload from `blocks`, `delivery` posts it through `webhook`.
+//! A message's way to Slack: `sns` unwraps the records (`sqs` when they come through the
+//! topic's queue), `message` says what each one is, `status` names its status, `digest` folds
+//! the instance events of one deployment into one message, `tone` decides how it looks and
+//! whether it mentions, `render` builds the payload from `blocks`, `delivery` posts it through
+//! `webhook`.
 
 pub mod blocks;
 pub mod config;
 pub mod delivery;
+pub mod digest;
 pub mod error;
 /// Properties shared by the fuzz targets in `fuzz/` and their regression tests.
 #[cfg(any(test, feature = "fuzzing"))]
@@ -22,6 +25,7 @@ pub mod ports;
 pub mod render;
 pub mod secret;
 pub mod sns;
+pub mod sqs;
 pub mod status;
 pub mod time;
 pub mod tone;

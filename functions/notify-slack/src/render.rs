@@ -52,10 +52,26 @@ pub fn render(note: &Notification, envelope: &Envelope, options: &RenderOptions)
         Notification::Event(e) => event::event(e),
         Notification::Generic(g) => generic::generic(g, envelope),
     };
+    wrap(view, mentions(note), options)
+}
+
+/// Instance events of one deployment as one message ([`crate::digest::fold`] picks them): it
+/// mentions when any of them would on its own. Other notifications among `notes` are ignored.
+pub fn render_digest(notes: &[&Notification], options: &RenderOptions) -> Value {
+    let instances: Vec<&crate::message::Instance> = notes
+        .iter()
+        .filter_map(|note| match note {
+            Notification::Instance(i) => Some(i),
+            _ => None,
+        })
+        .collect();
+    let view = codedeploy::digest(&instances);
+    wrap(view, notes.iter().any(|note| mentions(note)), options)
+}
+
+fn wrap(view: View, mention: bool, options: &RenderOptions) -> Value {
     let mut line = String::new();
-    if mentions(note)
-        && let Some(mention) = &options.mention
-    {
+    if mention && let Some(mention) = &options.mention {
         line.push_str(mention);
         line.push(' ');
     }
@@ -126,6 +142,7 @@ mod tests {
             subject: None,
             timestamp: Some(1_665_736_726),
             message: message.into(),
+            item_id: None,
         }
     }
 

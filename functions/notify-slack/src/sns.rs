@@ -1,7 +1,9 @@
-//! SNS records out of the invocation payload. The typed `SnsRecord` is tried first; a record it
-//! rejects (a field missing or malformed) is still read for what we need, so nothing is dropped
-//! because an attribute we never use is odd. A record without a message is that record's
-//! failure ([`BadRecord`]), not the whole event's: the other records are still posted.
+//! SNS messages out of the invocation payload: an SNS event (the function subscribed to the
+//! topic) or an SQS event whose bodies are SNS envelopes (the topic's queue, [`crate::sqs`]).
+//! The typed `SnsRecord` is tried first; a record it rejects (a field missing or malformed) is
+//! still read for what we need, so nothing is dropped because an attribute we never use is odd.
+//! A record without a message is that record's failure ([`BadRecord`]), not the whole event's:
+//! the other records are still posted.
 
 use aws_lambda_events::event::sns::SnsRecord;
 use serde_json::Value;
@@ -17,9 +19,21 @@ pub struct Envelope {
     /// Epoch seconds the message was published.
     pub timestamp: Option<i64>,
     pub message: String,
+    /// The SQS message id when the record came through a queue: what a partial batch response
+    /// names. `None` for an SNS event.
+    pub item_id: Option<String>,
 }
 
-/// The payload is not an SNS event at all.
+/// How the messages arrived, which decides how undelivered ones are reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Lambda's SNS event: any undelivered record fails the invocation.
+    Sns,
+    /// An SQS batch: undelivered records are named in `batchItemFailures`.
+    Sqs,
+}
+
+/// The payload is neither an SNS nor an SQS event.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct NotSns(pub String);
@@ -33,12 +47,19 @@ pub struct BadRecord {
     pub index: usize,
     /// Empty when the record has none.
     pub message_id: String,
+    /// The SQS message id, when the record came through a queue and has one.
+    pub item_id: Option<String>,
     pub reason: String,
 }
 
 /// Every record in order, each read on its own: `Err(NotSns)` only when the payload as a whole
-/// is not an SNS event.
+/// is neither an SNS nor an SQS event.
 pub fn records(payload: &Value) -> Result<Vec<Result<Envelope, BadRecord>>, NotSns> {
+    read(payload).map(|(_, records)| records)
+}
+
+/// The event's shape and its records in order.
+pub fn read(payload: &Value) -> Result<(Shape, Vec<Result<Envelope, BadRecord>>), NotSns> {
     let records = payload
         .get("Records")
         .ok_or_else(|| NotSns("the event has no Records array".into()))?
@@ -47,11 +68,17 @@ pub fn records(payload: &Value) -> Result<Vec<Result<Envelope, BadRecord>>, NotS
     if records.is_empty() {
         return Err(NotSns("Records is empty".into()));
     }
-    Ok(records
-        .iter()
-        .enumerate()
-        .map(|(i, record)| envelope(i + 1, record))
-        .collect())
+    if crate::sqs::is_sqs(records) {
+        return Ok((Shape::Sqs, crate::sqs::records(records)));
+    }
+    Ok((
+        Shape::Sns,
+        records
+            .iter()
+            .enumerate()
+            .map(|(i, record)| envelope(i + 1, record))
+            .collect(),
+    ))
 }
 
 fn envelope(index: usize, record: &Value) -> Result<Envelope, BadRecord> {
@@ -64,11 +91,13 @@ fn envelope(index: usize, record: &Value) -> Result<Envelope, BadRecord> {
             subject: sns.subject.filter(|s| !s.trim().is_empty()),
             timestamp: Some(sns.timestamp.timestamp()),
             message: sns.message,
+            item_id: None,
         });
     }
     let bad = |message_id: String, reason: &str| BadRecord {
         index,
         message_id,
+        item_id: None,
         reason: reason.to_string(),
     };
     let Some(sns) = record.get("Sns").filter(|s| s.is_object()) else {
@@ -93,6 +122,7 @@ fn envelope(index: usize, record: &Value) -> Result<Envelope, BadRecord> {
         subject: text("Subject").filter(|s| !s.trim().is_empty()),
         timestamp: sns.get("Timestamp").and_then(crate::time::parse_time),
         message,
+        item_id: None,
     })
 }
 

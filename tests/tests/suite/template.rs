@@ -210,6 +210,85 @@ fn notify_slack_posters_are_bounded_by_reserved_concurrency_unless_zero() {
 }
 
 #[test]
+fn notify_slack_takes_the_topic_in_batches_from_a_queue_only_the_topic_feeds() {
+    let text = template();
+    let event = block(&text, &["NotifySlackFunction", "Events", "Notifications"]);
+    for expected in [
+        "Type: SQS",
+        "Queue: !GetAtt NotifySlackQueue.Arn",
+        "MaximumBatchingWindowInSeconds: !Ref NotifyBatchWindowSeconds",
+        "- ReportBatchItemFailures",
+    ] {
+        assert!(event.contains(expected), "{expected} not in {event}");
+    }
+    // The trigger's concurrency follows the reservation (never above it, which would throttle).
+    let maximum = block(&event, &["ScalingConfig", "MaximumConcurrency"]);
+    let lines: Vec<&str> = maximum.lines().map(str::trim).collect();
+    assert!(
+        lines.ends_with(&[
+            "- NotifyConcurrencyReserved",
+            "- !Ref NotifyReservedConcurrency",
+            "- 2",
+        ]),
+        "{maximum}"
+    );
+    let rule = block(&text, &["Rules", "NotifyConcurrencyIsZeroOrAtLeastTwo"]);
+    assert!(
+        rule.contains("!Not [!Equals [!Ref NotifyReservedConcurrency, \"1\"]]"),
+        "{rule}"
+    );
+
+    let timeout: u32 = block(&text, &["NotifySlackFunction", "Properties", "Timeout"])
+        .trim()
+        .trim_start_matches("Timeout:")
+        .trim()
+        .parse()
+        .expect("a numeric timeout");
+    let queue = block(&text, &["NotifySlackQueue", "Properties"]);
+    let visibility: u32 = block(&queue, &["VisibilityTimeout"])
+        .trim()
+        .trim_start_matches("VisibilityTimeout:")
+        .trim()
+        .parse()
+        .expect("a numeric visibility timeout");
+    assert!(visibility >= 6 * timeout, "{visibility} < 6 × {timeout}");
+    assert!(queue.contains("SqsManagedSseEnabled: true"), "{queue}");
+    let redrive = block(&queue, &["RedrivePolicy"]);
+    assert!(
+        redrive.contains("deadLetterTargetArn: !GetAtt NotifySlackDeadLetterQueue.Arn")
+            && redrive.contains("maxReceiveCount: 5"),
+        "{redrive}"
+    );
+
+    let statements = items(&block(
+        &text,
+        &[
+            "NotifySlackQueuePolicy",
+            "Properties",
+            "PolicyDocument",
+            "Statement",
+        ],
+    ));
+    assert_eq!(statements.len(), 1, "{statements:#?}");
+    for expected in [
+        "Service: sns.amazonaws.com",
+        "Action: sqs:SendMessage",
+        "aws:SourceArn: !Ref NotificationsTopic",
+    ] {
+        assert!(statements[0].contains(expected), "{}", statements[0]);
+    }
+    let subscription = block(&text, &["NotifySlackSubscription", "Properties"]);
+    for expected in [
+        "TopicArn: !Ref NotificationsTopic",
+        "Protocol: sqs",
+        "Endpoint: !GetAtt NotifySlackQueue.Arn",
+        "RawMessageDelivery: false",
+    ] {
+        assert!(subscription.contains(expected), "{subscription}");
+    }
+}
+
+#[test]
 fn eventbridge_rules_of_this_account_may_publish_to_the_topic() {
     let text = template();
     let statements = block(

@@ -1,5 +1,6 @@
 //! CodeDeploy's own notifications, from a trigger or EventBridge: a deployment (or rollback), an
-//! instance, and the message a new trigger sends once.
+//! instance, a digest of many instances of one deployment, and the message a new trigger sends
+//! once.
 
 use crate::blocks::{Card, code_block, escape};
 use crate::message::{Deployment, Instance, Via};
@@ -220,5 +221,178 @@ fn origin(via: Option<Via>, trigger: Option<&str>) -> Option<String> {
         (Some(Via::EventBridge), _) => Some("via EventBridge".into()),
         (_, Some(trigger)) => Some(format!("trigger {}", code(trigger))),
         _ => None,
+    }
+}
+
+/// Failed instances named in a digest, each with the step that failed; the rest are counted.
+const FAILED_NAMED: usize = 10;
+/// Instances of any other status named in a digest; the rest are counted.
+const OTHERS_NAMED: usize = 20;
+
+/// Instance events of one deployment as one message: counts per status, the instances in the
+/// worst status first (failed ones with the step that failed), each list bounded. An instance
+/// reported more than once counts at its latest status.
+pub(super) fn digest(events: &[&Instance]) -> View {
+    let latest = latest_per_instance(events);
+    let mut by_status: Vec<(&str, Vec<&Instance>)> = Vec::new();
+    for i in &latest {
+        match by_status.iter_mut().find(|(s, _)| *s == i.status) {
+            Some((_, list)) => list.push(i),
+            None => by_status.push((i.status.as_str(), vec![i])),
+        }
+    }
+    by_status.sort_by_key(|(status, _)| (severity(tone(status)), *status));
+    let worst = by_status.first().map_or("UNKNOWN", |(status, _)| *status);
+    let icon = emoji(worst);
+    let first = events.first().copied();
+    let field = |get: fn(&Instance) -> Option<&String>| events.iter().find_map(|i| get(i));
+    let deployment = field(|i| i.deployment_id.as_ref()).map_or("unknown deployment", |s| s);
+    let application = field(|i| i.application.as_ref());
+    let group = field(|i| i.deployment_group.as_ref());
+    let region = field(|i| i.region.as_ref()).map(String::as_str);
+    let account = field(|i| i.account.as_ref()).map(String::as_str);
+
+    let counts: Vec<String> = by_status
+        .iter()
+        .map(|(status, list)| format!("{} {}", list.len(), words(status)))
+        .collect();
+    let n = latest.len();
+    let mut card = Card::default();
+    let subject = application.map_or_else(|| deployment.to_string(), |app| app.clone());
+    card.header(&format!(
+        "{icon} {subject}: {n} instances, {}",
+        counts.join(", ")
+    ));
+
+    let mut line = format!("{icon} ");
+    if let Some(app) = application {
+        line.push_str(&format!("*{}*", escape(app)));
+        if let Some(group) = group {
+            line.push_str(&format!(" / {}", escape(group)));
+        }
+        line.push_str(": ");
+    }
+    line.push_str(&format!(
+        "{n} instances of deployment {}: {}",
+        code(deployment),
+        escape(&counts.join(", "))
+    ));
+
+    let mut fields: Vec<(&str, String)> = Vec::new();
+    if let Some(app) = application {
+        fields.push(("Application", escape(app)));
+    }
+    if let Some(group) = group {
+        fields.push(("Deployment group", escape(group)));
+    }
+    fields.push(("Deployment", deployment_link(region, deployment)));
+    let tally: Vec<String> = by_status
+        .iter()
+        .map(|(status, list)| format!("{} {} {}", emoji(status), code(status), list.len()))
+        .collect();
+    fields.push(("Instances", tally.join(" · ")));
+    card.fields(&fields);
+
+    for (status, list) in &by_status {
+        let title = format!(
+            "*{} {} ({})*",
+            emoji(status),
+            escape(&words(status)),
+            list.len()
+        );
+        let body = if tone(status) == Tone::Bad {
+            let lines: Vec<String> = list
+                .iter()
+                .take(FAILED_NAMED)
+                .map(|i| {
+                    let mut text = code(instance_name(i));
+                    if let Some(step) = i.lifecycle.iter().find(|s| tone(&s.status) == Tone::Bad) {
+                        text.push_str(&format!(
+                            " at {} ({})",
+                            code(&step.name),
+                            escape(&words(&step.status))
+                        ));
+                    }
+                    text
+                })
+                .chain(more(list.len(), FAILED_NAMED))
+                .collect();
+            lines.join("\n")
+        } else {
+            let names: Vec<String> = list
+                .iter()
+                .take(OTHERS_NAMED)
+                .map(|i| code(instance_name(i)))
+                .chain(more(list.len(), OTHERS_NAMED))
+                .collect();
+            names.join(", ")
+        };
+        card.section(&format!("{title}\n{body}"));
+    }
+
+    let mut context = region_and_account(region, account);
+    let times: Vec<i64> = events.iter().filter_map(|i| i.updated).collect();
+    if let (Some(from), Some(to)) = (times.iter().min(), times.iter().max()) {
+        if from == to {
+            context.push(slack_date(*from));
+        } else {
+            context.push(format!("{} → {}", slack_date(*from), slack_date(*to)));
+        }
+    }
+    context.push(format!("{} instance events in one message", events.len()));
+    context.extend(first.and_then(|i| origin(i.via, i.trigger.as_deref())));
+    if let Some(url) = deployment_url(region, deployment) {
+        context.push(format!("<{url}|Open in the CodeDeploy console>"));
+    }
+    card.context(&context);
+    View {
+        tone: tone(worst),
+        line,
+        card,
+    }
+}
+
+/// Each instance once, at its latest event (by time, then arrival), in order of first report.
+/// Events that name no instance are each their own.
+fn latest_per_instance<'a>(events: &[&'a Instance]) -> Vec<&'a Instance> {
+    let mut latest: Vec<&Instance> = Vec::new();
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for event in events {
+        let Some(id) = event.instance_id.as_deref() else {
+            latest.push(event);
+            continue;
+        };
+        match seen.get(id) {
+            Some(&at) if event.updated >= latest[at].updated => latest[at] = event,
+            Some(_) => {}
+            None => {
+                seen.insert(id, latest.len());
+                latest.push(event);
+            }
+        }
+    }
+    latest
+}
+
+fn instance_name(i: &Instance) -> &str {
+    i.instance_id
+        .as_deref()
+        .map(short_instance)
+        .unwrap_or("unknown instance")
+}
+
+/// `and N more` when a list of `total` was cut at `shown`.
+fn more(total: usize, shown: usize) -> Option<String> {
+    (total > shown).then(|| format!("and {} more", total - shown))
+}
+
+/// Worst first: what needs a look leads the digest.
+fn severity(tone: Tone) -> u8 {
+    match tone {
+        Tone::Bad => 0,
+        Tone::Warning => 1,
+        Tone::Progress => 2,
+        Tone::Neutral => 3,
+        Tone::Good => 4,
     }
 }

@@ -310,3 +310,78 @@ fn every_sample_has_a_readable_line() {
         }
     }
 }
+
+#[test]
+fn the_sqs_burst_sample_folds_into_one_digest_and_the_deployments_message() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events/notify-slack/sqs-instance-burst.json");
+    let event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let notes: Vec<_> = records(&event)
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            let e = r.unwrap();
+            classify(&e.message, e.subject.as_deref(), &e.topic_arn)
+        })
+        .collect();
+    let refs: Vec<_> = notes.iter().collect();
+    let messages = crate::digest::fold(&refs);
+    assert_eq!(messages, vec![vec![0, 1, 2, 4, 5, 6], vec![3]]);
+    let folded: Vec<_> = messages[0].iter().map(|&m| refs[m]).collect();
+    let options = RenderOptions {
+        mention: Some("<!here>".into()),
+    };
+    let payload = super::render_digest(&folded, &options);
+    assert_eq!(
+        payload["text"],
+        "<!here> :x: *api* / api-prod: 6 instances of deployment `d-5TY6U7I8O`: 2 failed, 4 succeeded"
+    );
+    assert_eq!(payload["attachments"][0]["color"], RED);
+    let seen = outside_code_blocks(&payload);
+    for fact in [
+        "`i-0a1b2c3d4e5f60001` at `ValidateService` (failed)",
+        "`i-0a1b2c3d4e5f60004` at `ValidateService` (failed)",
+        "`i-0a1b2c3d4e5f60002`, `i-0a1b2c3d4e5f60003`, `i-0a1b2c3d4e5f60005`, `i-0a1b2c3d4e5f60006`",
+        "6 instance events in one message",
+        "codesuite/codedeploy/deployments/d-5TY6U7I8O?region=us-east-2",
+    ] {
+        assert!(seen.contains(fact), "{fact} not in {seen}");
+    }
+    crate::fuzzing::check_payload(&payload, Some("<!here>")).unwrap();
+}
+
+#[test]
+fn a_digest_of_only_successes_does_not_mention_and_long_lists_are_bounded() {
+    use crate::message::{Instance, Notification};
+    let notes: Vec<Notification> = (0..300)
+        .map(|n| {
+            Notification::Instance(Instance {
+                deployment_id: Some("d-BIG".into()),
+                application: Some("<!channel>".into()),
+                instance_id: Some(format!("i-{n:05}")),
+                status: if n < 40 { "FAILED" } else { "SUCCEEDED" }.into(),
+                ..Instance::default()
+            })
+        })
+        .collect();
+    let options = RenderOptions {
+        mention: Some("<!here>".into()),
+    };
+    let all: Vec<_> = notes.iter().collect();
+    let payload = super::render_digest(&all, &options);
+    let text = payload.to_string();
+    assert!(
+        text.contains("and 30 more") && text.contains("and 240 more"),
+        "{text}"
+    );
+    crate::fuzzing::check_payload(&payload, Some("<!here>")).unwrap();
+    let quiet = super::render_digest(&all[40..], &options);
+    assert!(
+        quiet["text"]
+            .as_str()
+            .unwrap()
+            .starts_with(":white_check_mark: *&lt;!channel&gt;*"),
+        "{quiet}"
+    );
+    assert_eq!(quiet["attachments"][0]["color"], GREEN);
+}

@@ -168,22 +168,24 @@ pub fn markdown(r: &Results) -> String {
     let _ = writeln!(
         md,
         "\n**notify-slack under a burst** ({} instance-level CodeDeploy triggers of one deployment \
-         within {:.0} s, delivered as Lambda's asynchronous invoker would with reserved concurrency \
-         {}, to a webhook that takes {} message/s with bursts of {}, as Slack does):\n",
-        b.events, b.window_s, b.reserved, b.slack_per_second, b.slack_burst
+         within {:.0} s, through the topic's queue as the template's SQS trigger takes them: \
+         maximum concurrency {}, a {:.0} s batching window; to a webhook that takes {} message/s \
+         with bursts of {}, as Slack does):\n",
+        b.events, b.window_s, b.concurrency, b.batch_window_s, b.slack_per_second, b.slack_burst
     );
     let _ = writeln!(
         md,
-        "| delivered | posted once | retried invocations | dead-lettered | 429s from Slack | largest delay (s) | all delivered after (s) |"
+        "| delivered | retried | dead-lettered | invocations | Slack messages | 429s from Slack | largest delay (s) | all delivered after (s) |"
     );
-    let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|");
     let _ = writeln!(
         md,
-        "| {} | {} | {} | {} | {} | {:.1} | {:.1} |",
+        "| {} | {} | {} | {} | {} | {} | {:.1} | {:.1} |",
         b.delivered,
-        b.posted_once,
         b.retried,
         b.dead_lettered,
+        b.invocations,
+        b.slack_posts,
         b.refused,
         b.largest_delay_s,
         b.duration_s
@@ -277,10 +279,13 @@ pub fn benchmarks_page(r: &Results, tables: &str) -> String {
          `verdict` log line), {probe_requests} requests against a local keep-alive server, checked \
          against the requests the server answered.\n\
          - **shift-traffic's AWS calls** are counted at the bench's AWS front.\n\
-         - **The burst** runs notify-slack's release binary under the bench's asynchronous \
-         invoker (`tests/src/async_invoke.rs`: Lambda's queue, reserved concurrency, two retries \
-         a minute and two apart, the on-failure destination) against the Slack fake with a rate \
-         limit; delays are from queueing to the invocation that delivered.\n\
+         - **The burst** publishes to a moto topic with a queue subscribed (raw delivery off), \
+         and runs notify-slack's release binary under the bench's SQS trigger \
+         (`tests/src/sqs_source.rs`: pollers up to the maximum concurrency, batches gathered for \
+         the batching window, records not named in `batchItemFailures` deleted, the rest back \
+         after the visibility timeout, moto's redrive to the dead-letter queue) against the Slack \
+         fake with a rate limit; \"retried\" counts notifications received more than once, \
+         delays are from publishing to the deletion after delivery.\n\
          - **The verdict figures** are timed inside the measuring binary, which the same release \
          build makes with the functions' settings; `cargo bench -p validate-traffic --bench \
          verdict` runs the same probe under criterion.\n"
@@ -381,13 +386,23 @@ pub fn benchmarks_page(r: &Results, tables: &str) -> String {
     let b = &r.burst;
     let _ = writeln!(
         md,
-        "- **A burst waits in Lambda's queue, not in failures.** {} notifications within {:.0} s \
-         reached Slack at its pace of about one a second: the last one {:.0} s after it was sent. \
-         With reserved concurrency {} the events beyond it wait in the asynchronous queue, which \
-         is not a failed attempt, so none was retried away or dead-lettered; each poster that \
-         met a 429 waited `Retry-After` ({} refusals for {} messages). Folding one deployment's \
-         instance events into a digest would shorten the wait; it is not done yet.",
-        b.events, b.window_s, b.largest_delay_s, b.reserved, b.refused, b.events
+        "- **A burst waits in the queue and reaches Slack folded.** {} notifications within \
+         {:.0} s became {} Slack messages: the trigger gathers records for {:.0} s, and the \
+         instance events of one deployment in a batch are posted as one digest (counts per \
+         status, failed instances first). The last notification was in the channel {:.0} s after \
+         it was published; {} were received more than once and {} dead-lettered; Slack answered \
+         {} posts with 429 and each poster waited `Retry-After`. A record Slack does not take within an invocation \
+         is named in `batchItemFailures` and comes back after the visibility timeout (six \
+         minutes in the template), so a long Slack outage delays notifications by minutes \
+         rather than losing them; five failed receives move a record to the dead-letter queue.",
+        b.events,
+        b.window_s,
+        b.slack_posts,
+        b.batch_window_s,
+        b.largest_delay_s,
+        b.retried,
+        b.dead_lettered,
+        b.refused
     );
     md.push_str(
         "- The machine is shared with other builds; the load average is printed with the tables, \

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use rollout_bench::async_invoke::{AsyncPolicy, deliver};
+use rollout_bench::sqs_source::{SqsPolicy, SqsSource};
 use rollout_bench::{InvokeOutcome, LambdaFn};
 
 use crate::ctx::Ctx;
@@ -263,41 +263,44 @@ pub async fn canary_walks(ctx: &Ctx, plan: Plan) -> Result<Vec<StepResult>, Benc
         .collect())
 }
 
-/// notify-slack under a burst at Slack's pace: `plan.burst_events` instance triggers within
-/// `plan.burst_window`, through the asynchronous invoker, `RESERVED` environments.
+/// notify-slack under a burst at Slack's pace: `plan.burst_events` instance triggers of one
+/// deployment within `plan.burst_window`, published to a topic that feeds a queue, polled as the
+/// template's SQS trigger polls it (`tests/src/sqs_source.rs`).
 pub async fn burst(ctx: &Ctx, plan: Plan) -> Result<BurstResult, BenchError> {
-    const RESERVED: usize = 2;
+    const CONCURRENCY: usize = 2;
     const PER_SECOND: f64 = 1.0;
     const SLACK_BURST: u32 = 1;
+    // The template's defaults: BatchSize 100, NotifyBatchWindowSeconds 5, a visibility timeout
+    // of six function timeouts, five receives before the dead-letter queue.
+    let policy = SqsPolicy {
+        concurrency: CONCURRENCY,
+        batch_size: 100,
+        window: Duration::from_secs(5),
+        visibility_timeout_s: 360,
+        max_receive_count: 5,
+        timeout: Duration::from_secs(60),
+        give_up_after: Duration::from_secs(1800),
+    };
     let subject = &NOTIFY_SLACK;
     let posts_before = ctx.bench.slack.posts().len();
     ctx.bench.slack.rate_limit(PER_SECOND, SLACK_BURST);
-    let mut environments = Vec::with_capacity(RESERVED);
-    for _ in 0..RESERVED {
+    let source = SqsSource::create(&ctx.bench.moto_url(), "notify-burst", policy.clone()).await;
+    let mut environments = Vec::with_capacity(CONCURRENCY);
+    for _ in 0..CONCURRENCY {
         environments.push(ctx.start(subject).await);
     }
     let spacing = plan.burst_window.div_f64(plan.burst_events.max(1) as f64);
-    let events = (0..plan.burst_events)
+    let first = 1_000_000;
+    let messages = (0..plan.burst_events)
         .map(|n| {
             (
                 spacing.mul_f64(n as f64),
-                rollout_bench::fixtures::instance_trigger(1_000_000 + n),
+                rollout_bench::fixtures::instance_message(first + n),
             )
         })
         .collect();
     let started = std::time::Instant::now();
-    let run = deliver(
-        environments,
-        events,
-        AsyncPolicy {
-            concurrency: RESERVED,
-            max_retries: 2,
-            max_event_age: Duration::from_secs(6 * 3600),
-            time_scale: 1.0,
-            timeout: Duration::from_secs(60),
-        },
-    )
-    .await;
+    let run = source.run(environments, messages).await;
     let duration_s = started.elapsed().as_secs_f64();
     let posts: Vec<_> = ctx
         .bench
@@ -311,20 +314,42 @@ pub async fn burst(ctx: &Ctx, plan: Plan) -> Result<BurstResult, BenchError> {
         .filter(|p| p.delivered())
         .map(|p| &p.body)
         .collect();
-    let distinct: std::collections::HashSet<&String> = accepted.iter().copied().collect();
-    if distinct.len() != accepted.len() {
-        return Err(invalid(subject.name, "a burst message was posted twice"));
+    // Each instance event in exactly one message: a digest counts its instances, a single
+    // message names its one.
+    let digest = regex::Regex::new(r"(\d+) instances of deployment")
+        .map_err(|e| invalid(subject.name, format!("pattern: {e}")))?;
+    let mut accounted = 0;
+    for body in &accepted {
+        let line = serde_json::from_str::<Value>(body)
+            .ok()
+            .and_then(|v| v["text"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        match digest
+            .captures(&line)
+            .and_then(|c| c[1].parse::<usize>().ok())
+        {
+            Some(n) => accounted += n,
+            None => {
+                accounted += (0..plan.burst_events)
+                    .filter(|&n| body.contains(&rollout_bench::fixtures::instance_id(first + n)))
+                    .count()
+            }
+        }
     }
     Ok(BurstResult {
         events: plan.burst_events,
         window_s: plan.burst_window.as_secs_f64(),
-        reserved: RESERVED,
+        concurrency: CONCURRENCY,
+        batch_window_s: policy.window.as_secs_f64(),
         slack_per_second: PER_SECOND,
         slack_burst: SLACK_BURST,
         delivered: run.delivered(),
-        retried: run.retries(),
+        retried: run.retried(),
         dead_lettered: run.dead_lettered(),
-        posted_once: distinct.len(),
+        lost: run.lost(),
+        invocations: run.invocations,
+        slack_posts: accepted.len(),
+        accounted,
         refused: posts.len() - accepted.len(),
         largest_delay_s: run.largest_latency().as_secs_f64(),
         duration_s,
