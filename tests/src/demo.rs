@@ -31,6 +31,9 @@ pub enum Scenario {
     /// Green passes validation, then fails under real traffic: the 5xx alarm fires during the
     /// canary and shift-traffic rolls back to blue.
     Alarm,
+    /// An ECS built-in CANARY deployment (no CodeDeploy) with validate-traffic attached at every
+    /// lifecycle stage ([`crate::demo_ecs`]).
+    Ecs,
 }
 
 impl std::str::FromStr for Scenario {
@@ -40,8 +43,9 @@ impl std::str::FromStr for Scenario {
             "healthy" | "" => Ok(Scenario::Healthy),
             "failing" => Ok(Scenario::Failing),
             "alarm" => Ok(Scenario::Alarm),
+            "ecs" => Ok(Scenario::Ecs),
             other => Err(format!(
-                "unknown scenario {other:?} (healthy, failing, alarm)"
+                "unknown scenario {other:?} (healthy, failing, alarm, ecs)"
             )),
         }
     }
@@ -82,19 +86,26 @@ impl Summary {
                     && self.final_green_percent == 0.0
                     && self.rolled_back
             }
+            // Every stage's hook answered SUCCEEDED and production ended on green.
+            Scenario::Ecs => {
+                self.hook_status.as_deref() == Some("SUCCEEDED")
+                    && self.final_green_percent == 100.0
+                    && !self.rolled_back
+                    && self.shift_statuses.iter().all(|s| s.ends_with("SUCCEEDED"))
+            }
         }
     }
 }
 
 /// Prints as it goes, so the demo never sits silent.
-struct Timeline {
-    started: Instant,
-    quiet: bool,
-    text: String,
+pub(crate) struct Timeline {
+    pub(crate) started: Instant,
+    pub(crate) quiet: bool,
+    pub(crate) text: String,
 }
 
 impl Timeline {
-    fn line(&mut self, stage: &str, message: impl AsRef<str>) {
+    pub(crate) fn line(&mut self, stage: &str, message: impl AsRef<str>) {
         let mut out = String::new();
         let _ = write!(
             out,
@@ -106,7 +117,7 @@ impl Timeline {
         self.emit(out);
     }
 
-    fn block(&mut self, text: &str) {
+    pub(crate) fn block(&mut self, text: &str) {
         for line in text.lines() {
             self.emit(format!("           {line}"));
         }
@@ -129,6 +140,9 @@ struct Functions {
 
 /// Runs a release. `quiet` keeps stdout clean (for tests); the timeline is returned either way.
 pub async fn run(scenario: Scenario, quiet: bool) -> (Summary, String) {
+    if scenario == Scenario::Ecs {
+        return crate::demo_ecs::run(quiet).await;
+    }
     let mut timeline = Timeline {
         started: Instant::now(),
         quiet,

@@ -432,6 +432,16 @@ pub async fn canary(
     function: &LambdaFn,
     configured: &Map<String, Value>,
 ) -> Vec<Answered> {
+    canary_observed(world, function, configured, &mut |_| {}).await
+}
+
+/// [`canary`], telling `observe` about each stage's answer as it comes (the demo prints them).
+pub async fn canary_observed(
+    world: &World,
+    function: &LambdaFn,
+    configured: &Map<String, Value>,
+    observe: &mut (dyn FnMut(&Answered) + Send),
+) -> Vec<Answered> {
     let steps: [(&'static str, Option<f64>, Option<f64>); 9] = [
         ("PRE_SCALE_UP", None, None),
         ("POST_SCALE_UP", None, None),
@@ -446,6 +456,7 @@ pub async fn canary(
     let mut answers = Vec::new();
     for (stage, test, production) in steps {
         let answered = run_stage(function, stage, test, production, configured).await;
+        observe(&answered);
         let failed = answered.status == "FAILED";
         answers.push(answered);
         if failed {
@@ -456,7 +467,9 @@ pub async fn canary(
                 ("TEST_TRAFFIC_SHIFT", Some(0.0), None),
                 ("PRODUCTION_TRAFFIC_SHIFT", None, Some(0.0)),
             ] {
-                answers.push(run_stage(function, stage, test, production, configured).await);
+                let answered = run_stage(function, stage, test, production, configured).await;
+                observe(&answered);
+                answers.push(answered);
             }
             break;
         }

@@ -48,3 +48,32 @@ async fn alarm_during_the_canary_rolls_back_to_blue() {
     assert!(slack.contains("ALARM: checkout-green-5xx"), "{slack}");
     assert!(slack.contains("rolled back"), "{slack}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ecs_canary_answers_every_stage_with_soak_round_trips() {
+    let (summary, timeline) = demo::run(Scenario::Ecs, true).await;
+    assert!(summary.as_expected(Scenario::Ecs), "{timeline}");
+    // Every stage ECS calls a hook at, in order, the production ones once per canary step.
+    let stages: Vec<&str> = summary
+        .shift_statuses
+        .iter()
+        .map(|s| s.split(' ').next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            "PRE_SCALE_UP",
+            "POST_SCALE_UP",
+            "TEST_TRAFFIC_SHIFT",
+            "POST_TEST_TRAFFIC_SHIFT",
+            "PRE_PRODUCTION_TRAFFIC_SHIFT",
+            "PRODUCTION_TRAFFIC_SHIFT",
+            "PRE_PRODUCTION_TRAFFIC_SHIFT",
+            "PRODUCTION_TRAFFIC_SHIFT",
+            "POST_PRODUCTION_TRAFFIC_SHIFT",
+        ],
+        "{timeline}"
+    );
+    assert!(timeline.contains("IN_PROGRESS"), "{timeline}");
+    assert!(timeline.contains("production on green"), "{timeline}");
+}

@@ -3,8 +3,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
+use rollout_bench::ecs_world::{self, World as EcsWorld};
 use rollout_bench::target::{Behavior, HttpTarget};
 use rollout_bench::world::{ALARM, ReleaseWorld, TEST_PORT, create_alarm};
 use rollout_bench::{Bench, ForwardProxy, Invocation, InvokeOutcome, LambdaFn};
@@ -21,6 +22,10 @@ pub struct Ctx {
     pub proxy_url: String,
     pub shift_spec: Value,
     pub slack_event: Value,
+    /// An ECS built-in deployment (its ALB rules, revisions and local services) and the
+    /// `hookDetails` of a soak one slice in, for the `IN_PROGRESS` round trip.
+    pub ecs: EcsWorld,
+    pub soak_details: Map<String, Value>,
     invocation: AtomicU64,
     // Held for the whole run: dropping them stops them.
     _green: HttpTarget,
@@ -60,6 +65,7 @@ pub async fn setup() -> Ctx {
         "time_scale": 1.0 / 300.0,
     });
     let slack_event = rollout_bench::event("notify-slack/codedeploy-deployment-failed.json");
+    let (ecs, soak_details) = soak_one_slice_in(&bench).await;
     Ctx {
         bench,
         world,
@@ -68,10 +74,39 @@ pub async fn setup() -> Ctx {
         proxy_url,
         shift_spec,
         slack_event,
+        ecs,
+        soak_details,
         invocation: AtomicU64::new(1),
         _green: green,
         _proxy: proxy,
     }
+}
+
+/// The stage the soak round trip is measured at, and its settings: an hour's soak, so every
+/// measured callback is answered `IN_PROGRESS` with the totals.
+pub const SOAK_STAGE: &str = "POST_PRODUCTION_TRAFFIC_SHIFT";
+
+/// Green under all of production, and the `hookDetails` ECS would call back with after the
+/// soak's first slice.
+async fn soak_one_slice_in(bench: &Bench) -> (EcsWorld, Map<String, Value>) {
+    let world = EcsWorld::create(bench).await;
+    world
+        .production_listener
+        .forward(&[(&world.green_in_production, 100.0)]);
+    let mut details = ecs_world::configured();
+    details.insert("soakSeconds".into(), json!(3600));
+    details.insert("soakIntervalSeconds".into(), json!(10));
+    details.insert("probeRequests".into(), json!(4));
+    let hook = world.hook(bench).await;
+    let first = hook
+        .invoke(ecs_world::payload(SOAK_STAGE, None, None, &details))
+        .await;
+    if let InvokeOutcome::Response(answer) = &first.outcome
+        && let Some(returned) = answer["hookDetails"].as_object()
+    {
+        details.extend(returned.clone());
+    }
+    (world, details)
 }
 
 impl Ctx {

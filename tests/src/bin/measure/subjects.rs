@@ -118,6 +118,33 @@ pub const VALIDATE_TRAFFIC_ECS_ROLLBACK: Subject = Subject {
     },
 };
 
+/// validate-traffic as the hook of an ECS built-in deployment, called back during a soak: one
+/// slice probed through the production rule, the running totals returned in `hookDetails`.
+pub const VALIDATE_TRAFFIC_ECS_SOAK: Subject = Subject {
+    name: "validate-traffic, ECS soak round trip",
+    binary: "validate-traffic",
+    startup_target: false,
+    expected_error: None,
+    measured: "ECS `POST_PRODUCTION_TRAFFIC_SHIFT` callback of a running soak: a 4-request slice through the production rule, the totals back in `hookDetails`, `IN_PROGRESS`",
+    env: |ctx| {
+        vec![
+            ("HTTP_PROXY", ctx.ecs.proxy.url()),
+            ("NO_PROXY", "127.0.0.1,localhost".into()),
+            ("PROBE_TIMEOUT_MS", "3000".into()),
+        ]
+    },
+    event: |ctx, _| {
+        rollout_bench::ecs_world::payload(crate::ctx::SOAK_STAGE, None, None, &ctx.soak_details)
+    },
+    check: |_, response, _| {
+        let slices = response["hookDetails"]["validateTraffic"]["soak"]["slices"].as_u64();
+        match (response["hookStatus"].as_str(), slices) {
+            (Some("IN_PROGRESS"), Some(n)) if n >= 2 => Ok(()),
+            _ => Err(format!("not a soak's round trip: {response}")),
+        }
+    },
+};
+
 pub const SHIFT_TRAFFIC: Subject = Subject {
     name: "shift-traffic",
     binary: "shift-traffic",
@@ -171,11 +198,12 @@ pub const NOTIFY_SLACK: Subject = Subject {
 };
 
 /// Every subject, in the order of the results: the floor first, then the functions.
-pub const SUBJECTS: [Subject; 6] = [
+pub const SUBJECTS: [Subject; 7] = [
     FLOOR,
     VALIDATE_TRAFFIC,
     VALIDATE_TRAFFIC_REPORT,
     VALIDATE_TRAFFIC_ECS_ROLLBACK,
+    VALIDATE_TRAFFIC_ECS_SOAK,
     SHIFT_TRAFFIC,
     NOTIFY_SLACK,
 ];
