@@ -31,6 +31,10 @@ pub enum Scenario {
     /// Green passes validation, then fails under real traffic: the 5xx alarm fires during the
     /// canary and shift-traffic rolls back to blue.
     Alarm,
+    /// Like `Alarm`, but the alarm fires mid-bake, between two watches of a long wait: the next
+    /// watch sees it and the canary is rolled back within one watch interval, not at the end of
+    /// the wait.
+    Watch,
     /// An ECS built-in CANARY deployment (no CodeDeploy) with validate-traffic attached at every
     /// lifecycle stage ([`crate::demo_ecs`]).
     Ecs,
@@ -43,9 +47,10 @@ impl std::str::FromStr for Scenario {
             "healthy" | "" => Ok(Scenario::Healthy),
             "failing" => Ok(Scenario::Failing),
             "alarm" => Ok(Scenario::Alarm),
+            "watch" => Ok(Scenario::Watch),
             "ecs" => Ok(Scenario::Ecs),
             other => Err(format!(
-                "unknown scenario {other:?} (healthy, failing, alarm, ecs)"
+                "unknown scenario {other:?} (healthy, failing, alarm, watch, ecs)"
             )),
         }
     }
@@ -60,6 +65,8 @@ pub struct Summary {
     pub slack_messages: Vec<String>,
     pub problems: Vec<String>,
     pub rolled_back: bool,
+    /// `Watch`: how the rollback after the mid-bake alarm was timed.
+    pub watched_rollback: Option<WatchedRollback>,
     /// How many topic messages were already handed to notify-slack.
     sns_seen: usize,
 }
@@ -86,6 +93,14 @@ impl Summary {
                     && self.final_green_percent == 0.0
                     && self.rolled_back
             }
+            // Rolled back by a watch, within one watch interval (plus the watch and the
+            // rollback step themselves) of the alarm.
+            Scenario::Watch => {
+                self.hook_status.as_deref() == Some("Succeeded")
+                    && self.final_green_percent == 0.0
+                    && self.rolled_back
+                    && self.watched_rollback.is_some_and(|w| w.within_interval())
+            }
             // Every stage's hook answered SUCCEEDED and production ended on green.
             Scenario::Ecs => {
                 self.hook_status.as_deref() == Some("SUCCEEDED")
@@ -94,6 +109,26 @@ impl Summary {
                     && self.shift_statuses.iter().all(|s| s.ends_with("SUCCEEDED"))
             }
         }
+    }
+}
+
+/// The `Watch` scenario's watch interval after `time_scale`.
+const WATCH_INTERVAL_MS: u64 = 1000;
+
+/// The `Watch` scenario's figures: alarm → all blue, against the watch interval.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchedRollback {
+    pub alarm_to_blue_ms: u64,
+    pub interval_ms: u64,
+    /// The watch that saw the alarm and the rollback step, each on its own.
+    pub watch_ms: u64,
+    pub rollback_ms: u64,
+}
+
+impl WatchedRollback {
+    pub fn within_interval(&self) -> bool {
+        // 250 ms for the interpreter's own bookkeeping between states.
+        self.alarm_to_blue_ms <= self.interval_ms + self.watch_ms + self.rollback_ms + 250
     }
 }
 
@@ -249,7 +284,7 @@ pub async fn run(scenario: Scenario, quiet: bool) -> (Summary, String) {
     );
     deliver_published(&functions, &bench, &world, &mut timeline, &mut summary).await;
 
-    let base_spec = json!({
+    let mut base_spec = json!({
         "listener_arn": world.prod_listener_arn,
         "blue_target_group_arn": world.blue_target_group_arn,
         "green_target_group_arn": world.green_target_group_arn,
@@ -260,6 +295,13 @@ pub async fn run(scenario: Scenario, quiet: bool) -> (Summary, String) {
         // Five minutes become one second: the same plan, rehearsed fast.
         "time_scale": 1.0 / 300.0,
     });
+    if scenario == Scenario::Watch {
+        // Fifteen minutes of 10 % become 9 s, watched every 100 s (1 s: the state machine's
+        // Wait takes whole seconds).
+        base_spec["strategy"] = json!("Canary10Percent15Minutes");
+        base_spec["time_scale"] = json!(0.01);
+        base_spec["watch_seconds"] = json!(100);
+    }
 
     if summary.hook_status.as_deref() == Some("Succeeded") {
         walk_rollout(
@@ -313,7 +355,7 @@ pub async fn run(scenario: Scenario, quiet: bool) -> (Summary, String) {
             succeeded,
         )
         .await;
-    } else if scenario == Scenario::Alarm {
+    } else if matches!(scenario, Scenario::Alarm | Scenario::Watch) {
         let failed = codedeploy_trigger(
             &deployment_id,
             "STOPPED",
@@ -372,15 +414,68 @@ async fn walk_rollout(
     // The state machine itself, run state by state: the demo watches each step land.
     let mut execution = Execution::new(state_machine(), base_spec.clone());
     let mut alarm_raised = false;
-    for _ in 0..60 {
+    let mut watches = 0;
+    // When the alarm fired, and how many states had run by then.
+    let mut fired: Option<(std::time::Instant, usize)> = None;
+    for _ in 0..200 {
         let Some(visit) = execution.advance(&functions.shift).await else {
             break;
         };
         let (state, out) = (visit.state.clone(), visit.output.clone());
         match state.as_str() {
+            "Watch" => {
+                watches += 1;
+                let what = match out.get("action").and_then(Value::as_str) {
+                    Some("rollback") => format!(
+                        "watch {watches}: {} → rollback now",
+                        out.get("reason")
+                            .and_then(Value::as_str)
+                            .unwrap_or("a gate failed")
+                    ),
+                    _ => format!("watch {watches}: gates clear, the wait goes on"),
+                };
+                timeline.line("watch", what);
+                if scenario == Scenario::Watch && watches == 3 && !alarm_raised {
+                    raise_alarm(
+                        functions, bench, world, config, timeline, summary, green, alarm,
+                    )
+                    .await;
+                    alarm_raised = true;
+                    fired = Some((std::time::Instant::now(), execution.visits.len()));
+                }
+            }
             "Shift" | "Rollback" => {
                 note_shift(summary, &out);
                 draw_weights(timeline, &out);
+                if let (Some((at, from)), "Rollback") = (fired, state.as_str()) {
+                    let visits = &execution.visits;
+                    let ms = |d: std::time::Duration| d.as_millis() as u64;
+                    let last = visits.len() - 1;
+                    let watched = WatchedRollback {
+                        alarm_to_blue_ms: ms(visits[last].at - at),
+                        interval_ms: WATCH_INTERVAL_MS,
+                        watch_ms: visits
+                            .iter()
+                            .enumerate()
+                            .skip(from)
+                            .rfind(|(_, v)| v.state == "Watch")
+                            .map(|(i, v)| ms(v.at - visits[i - 1].at))
+                            .unwrap_or_default(),
+                        rollback_ms: ms(visits[last].at - visits[last - 1].at),
+                    };
+                    timeline.line(
+                        "watch",
+                        format!(
+                            "all traffic on blue {} ms after the alarm (watch interval {} ms; the \
+                             watch took {} ms, the rollback step {} ms), not at the end of the 9 s wait",
+                            watched.alarm_to_blue_ms,
+                            watched.interval_ms,
+                            watched.watch_ms,
+                            watched.rollback_ms
+                        ),
+                    );
+                    summary.watched_rollback = Some(watched);
+                }
                 deliver_published(functions, bench, world, timeline, summary).await;
                 let waits = out.get("done").and_then(Value::as_bool) == Some(false);
                 if waits {
@@ -388,15 +483,10 @@ async fn walk_rollout(
                     timeline.line("wait", format!("{wait} s (the state machine's Wait state)"));
                 }
                 if waits && scenario == Scenario::Alarm && !alarm_raised {
-                    // Green starts failing under real users; CloudWatch alarms on its 5xx count.
-                    green.set(Behavior::status(503, "checkout v2 overloaded"));
-                    set_alarm(config, alarm).await;
-                    timeline.line(
-                        "cloudwatch",
-                        format!("alarm {alarm} → ALARM (green answers 503)"),
-                    );
-                    let message = alarm_message(alarm);
-                    deliver(functions, bench, world, timeline, summary, message).await;
+                    raise_alarm(
+                        functions, bench, world, config, timeline, summary, green, alarm,
+                    )
+                    .await;
                     alarm_raised = true;
                 }
             }
@@ -414,8 +504,31 @@ async fn walk_rollout(
         }
         None => summary
             .problems
-            .push("the rollout did not finish in 60 states".into()),
+            .push("the rollout did not finish in 200 states".into()),
     }
+}
+
+/// Green starts failing under real users; CloudWatch alarms on its 5xx count, and the alarm's
+/// message reaches Slack.
+#[allow(clippy::too_many_arguments)]
+async fn raise_alarm(
+    functions: &Functions,
+    bench: &Bench,
+    world: &ReleaseWorld,
+    config: &SdkConfig,
+    timeline: &mut Timeline,
+    summary: &mut Summary,
+    green: &HttpTarget,
+    alarm: &str,
+) {
+    green.set(Behavior::status(503, "checkout v2 overloaded"));
+    set_alarm(config, alarm).await;
+    timeline.line(
+        "cloudwatch",
+        format!("alarm {alarm} → ALARM (green answers 503)"),
+    );
+    let message = alarm_message(alarm);
+    deliver(functions, bench, world, timeline, summary, message).await;
 }
 
 /// Counts one shift-traffic answer in the summary.

@@ -37,6 +37,7 @@ pub mod lambda_world;
 pub mod moto;
 pub mod proxy;
 pub mod runtime;
+pub mod shift_world;
 pub mod slack;
 pub mod slack_text;
 pub mod sqs_source;

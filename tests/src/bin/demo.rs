@@ -1,4 +1,4 @@
-//! `make demo [SCENARIO=healthy|failing|alarm|ecs]`: a blue/green canary release on the local bench.
+//! `make demo [SCENARIO=healthy|failing|alarm|watch|ecs]`: a blue/green canary release on the local bench.
 
 use rollout_bench::demo::{self, Scenario};
 

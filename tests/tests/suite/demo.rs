@@ -50,6 +50,21 @@ async fn alarm_during_the_canary_rolls_back_to_blue() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alarm_mid_bake_is_rolled_back_by_the_next_watch() {
+    let (summary, timeline) = demo::run(Scenario::Watch, true).await;
+    assert!(summary.as_expected(Scenario::Watch), "{timeline}");
+    let watched = summary.watched_rollback.expect("timed");
+    assert!(watched.within_interval(), "{watched:?}\n{timeline}");
+    assert!(timeline.contains("gates clear"), "{timeline}");
+    assert!(timeline.contains("→ rollback now"), "{timeline}");
+    assert_eq!(
+        summary.shift_statuses,
+        ["Shifted", "RolledBack"],
+        "{timeline}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ecs_canary_answers_every_stage_with_soak_round_trips() {
     let (summary, timeline) = demo::run(Scenario::Ecs, true).await;
     assert!(summary.as_expected(Scenario::Ecs), "{timeline}");

@@ -10,6 +10,7 @@
 //! - `subjects`: the measured binaries, one entry each (name, environment, event, check).
 //! - `ctx`: the release world on the bench that every measurement runs in.
 //! - `runs`: cold starts, warm invocations, probe throughput and canary walks.
+//! - `machine_figures`: the state machine's time to rollback and transitions per rollout.
 //! - `micro`: the verdict timed in process.
 //! - `stats`, `host`: summaries of samples; facts about the machine and the build.
 //! - `results`: what a run produced (the JSON), how it was taken, and the targets it is held to.
@@ -17,6 +18,7 @@
 
 mod ctx;
 mod host;
+mod machine_figures;
 mod micro;
 mod report;
 mod results;
@@ -116,6 +118,8 @@ async fn run(quick: bool) -> Result<String, BenchError> {
     let probe_throughput = runs::probe_throughput(&ctx, plan).await?;
     eprintln!("measure: shift-traffic canary walks");
     let shift_steps = runs::canary_walks(&ctx, plan).await?;
+    eprintln!("measure: the state machine: an alarm mid-wait, a watched rollout's transitions");
+    let state_machine = machine_figures::measure().await?;
     // Last: it puts Slack's rate limit on the bench's webhook.
     eprintln!(
         "measure: notify-slack burst ({} notifications in {:?}, Slack's pace)",
@@ -134,6 +138,7 @@ async fn run(quick: bool) -> Result<String, BenchError> {
         probe_throughput,
         verdict_micro,
         shift_steps,
+        state_machine,
         burst,
         targets,
     };

@@ -164,6 +164,32 @@ pub fn markdown(r: &Results) -> String {
             s.latency_ms.max
         );
     }
+    let m = &r.state_machine;
+    let _ = writeln!(
+        md,
+        "\n**shift-traffic's state machine** (`statemachine/rollout.asl.json` in the bench's \
+         interpreter, the real binary, moto):\n"
+    );
+    let _ = writeln!(md, "| figure | value |");
+    let _ = writeln!(md, "|---|---:|");
+    let _ = writeln!(
+        md,
+        "| time to rollback: alarm → all traffic on blue, watch interval {} ms | {} ms (the watch {} ms, the rollback step {} ms; unwatched, the wait had {} ms left) |",
+        m.watch_interval_ms,
+        m.alarm_to_blue_ms,
+        m.watch_ms,
+        m.rollback_step_ms,
+        m.unwatched_wait_left_ms
+    );
+    let _ = writeln!(
+        md,
+        "| state transitions of one {} rollout, default watch (30 s) | {} at AWS timing ({} per rollout hour); {} on the bench at 1/30 ({} watches) |",
+        m.strategy,
+        m.aws_transitions,
+        m.aws_transitions_per_hour,
+        m.bench_transitions,
+        m.bench_watches
+    );
     let b = &r.burst;
     let _ = writeln!(
         md,

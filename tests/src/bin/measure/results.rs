@@ -32,6 +32,7 @@ pub struct Results {
     pub probe_throughput: Vec<Throughput>,
     pub verdict_micro: Vec<MicroBench>,
     pub shift_steps: Vec<StepResult>,
+    pub state_machine: crate::machine_figures::MachineResult,
     pub burst: BurstResult,
     pub targets: Vec<TargetCheck>,
 }
@@ -146,6 +147,7 @@ pub fn method(plan: Plan) -> BTreeMap<&'static str, String> {
         ("probe_throughput", format!("validate-traffic with TARGET_URL on a local keep-alive axum server, {} requests per run, median of {} runs after a discarded one; requests / spent_ms of the verdict log line (includes the GetDeployment lookup)", plan.probe_requests, plan.throughput_runs)),
         ("verdict_micro", "validate_traffic::verdict timed in this binary (same release build as the functions), on the probe of benches/verdict.rs".into()),
         ("burst", format!("{} instance-level CodeDeploy triggers of one deployment within {:?}, published to a moto topic that feeds a queue, polled as the template's SQS trigger polls it (tests/src/sqs_source.rs: maximum concurrency 2, batches of up to 100 gathered for 5 s, partial batch responses, visibility timeout 360 s, dead-letter queue after 5 receives) and posted to the Slack fake limited to 1 message/s (429 with Retry-After beyond it)", plan.burst_events, plan.burst_window)),
+        ("state_machine", "statemachine/rollout.asl.json run by the bench's interpreter (tests/src/asl.rs) against the shift-traffic binary: Canary10Percent2Minutes at time_scale 1/10 watched every second (10 s scaled), the alarm set to ALARM after the first watch, timed to the rollback step's verified write; then a whole Canary10Percent15Minutes rollout at 1/30 with the default watch (30 s), its transitions counted (each state visit, as Step Functions bills them) and restated at AWS timing (29 watches in 15 minutes)".into()),
         ("shift_steps", format!("{} canary walks (Canary10Percent5Minutes, alarm gate, time_scale 1/300); AWS calls counted at the bench's AWS front", plan.walks)),
     ])
 }
