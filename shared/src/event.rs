@@ -40,6 +40,36 @@ pub enum Outcome {
 pub enum RolloutDetail {
     Validation(ValidationDetail),
     Shift(ShiftDetail),
+    /// A rollout holds at a pause until a person approves or rejects it.
+    Approval(ApprovalDetail),
+}
+
+/// A pause in a rollout: the step it holds at, how long it waits for a person, and the exact
+/// commands that answer it (the Step Functions task token is in them).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ApprovalDetail {
+    /// The listener or listener-rule ARN whose forward action is shifted.
+    pub target_arn: String,
+    pub blue_target_group: String,
+    pub green_target_group: String,
+    pub strategy: String,
+    /// The step that waits for the approval (1-based, as in [`ShiftDetail`]).
+    pub step: u32,
+    pub total_steps: u32,
+    /// Green's share while the rollout holds.
+    pub green_percent: f64,
+    /// The share the approved step moves green to.
+    pub next_green_percent: f64,
+    /// How long the pause waits (after `time_scale`), and what happens then: `rollback`,
+    /// `promote` or `stop`.
+    pub timeout_seconds: u64,
+    pub on_timeout: String,
+    /// The Step Functions execution that waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_arn: Option<String>,
+    /// `aws stepfunctions send-task-success …` and `send-task-failure …`, ready to run.
+    pub approve_command: String,
+    pub reject_command: String,
 }
 
 /// The verdict of a lifecycle-hook validation and its evidence.

@@ -18,7 +18,8 @@ pub use config::{ConfigError, Env};
 pub use deadline::{Deadline, Margin};
 pub use diagnostic::{ErrorKind, diagnostic, sdk_error_summary};
 pub use event::{
-    HookStatus, Outcome, RolloutDetail, RolloutEvent, ShiftDetail, ShiftStatus, ValidationDetail,
+    ApprovalDetail, HookStatus, Outcome, RolloutDetail, RolloutEvent, ShiftDetail, ShiftStatus,
+    ValidationDetail,
     step_label,
 };
 pub use publish::{PUBLISH_TIMEOUT, PublishFailed, Publisher};

@@ -192,7 +192,7 @@ impl Error {
 
     /// The task states that invoke shift-traffic for a rollout step or a watch: each stops in
     /// place, retries and rolls back on the same errors.
-    pub const TASK_STATES: &'static [&'static str] = &["Shift", "Watch"];
+    pub const TASK_STATES: &'static [&'static str] = &["Shift", "Watch", "AwaitApproval"];
 }
 
 impl From<Error> for lambda_runtime::Diagnostic {
@@ -269,9 +269,36 @@ mod tests {
                     "{state}: {kind} not retried"
                 );
             }
-            // Anything else rolls back.
-            assert_eq!(names(&task["Catch"])[1], vec!["States.ALL".to_string()]);
-            assert_eq!(task["Catch"][1]["Next"], "PrepareRollback", "{state}");
+            // Anything else rolls back: the last catcher. (A pause's timeout comes between:
+            // its on_timeout decides.)
+            let catches = names(&task["Catch"]);
+            let last = catches.len() - 1;
+            assert_eq!(catches[last], vec!["States.ALL".to_string()]);
+            assert_eq!(task["Catch"][last]["Next"], "PrepareRollback", "{state}");
+            for middle in &catches[1..last] {
+                assert_eq!(middle, &vec!["States.Timeout".to_string()], "{state}");
+            }
+        }
+        // A pause's timeout goes where its on_timeout says, each value to its own state.
+        let timed_out = &machine["States"]["ApprovalTimedOut?"];
+        for (value, next) in [("promote", "PromoteAfterTimeout"), ("stop", "ApprovalExpired")] {
+            assert!(
+                timed_out["Choices"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|c| c["StringEquals"] == value && c["Next"] == next)),
+                "{value}"
+            );
+        }
+        assert_eq!(timed_out["Default"], "PrepareRollback");
+        for value in ["rollback", "promote", "stop"] {
+            assert_eq!(
+                serde_json::to_value(
+                    serde_json::from_value::<crate::pause::OnTimeout>(Value::from(value))
+                        .expect("an on_timeout")
+                )
+                .ok(),
+                Some(Value::from(value))
+            );
         }
         // A watch that finds a failed gate (or an abort) goes to the rollback with its reason.
         let watched = machine["States"]["Watched?"]["Choices"]

@@ -183,6 +183,7 @@ mod tests {
             green_permille,
             weights: Weights::for_green_share(green_permille),
             wait_seconds: 0,
+            pause: None,
         };
         assert_eq!(check_plan(&[step(100), step(1000)]), Ok(()));
         assert!(check_plan(&[step(500), step(100), step(1000)]).is_err());

@@ -13,12 +13,13 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::actions::{self, Located};
+use crate::approval::{self, request_approval};
 use crate::error::Error;
 use crate::lease::{Lease, Request, RequestKind, Rollout};
 use crate::notify::{self, StepReport};
 use crate::observe::{dry_run, status};
 use crate::output::{Output, halted};
-use crate::plan::{self, PlannedStep, Weights};
+use crate::plan::{PlannedStep, Weights};
 use crate::ports::{Aws, Clock, EventSink, LeaseStore, Listeners, Ports};
 use crate::requests::record;
 use crate::rollback::{manual_rollback, rollback_reason};
@@ -60,10 +61,18 @@ pub(crate) struct Step<'a, P: Ports> {
 pub async fn handle<P: Ports>(deps: &Deps<P>, event: LambdaEvent<Value>) -> Result<Output, Error> {
     let request_id = event.context.request_id.clone();
     let deadline = Deadline::from_epoch_ms(event.context.deadline);
-    let (input, spec) = spec::parse(event.payload).inspect_err(|err| {
+    // The state machine's wait for a person wraps the rollout with the task token.
+    let (payload, task_token) = approval::unwrap(event.payload)?;
+    let (input, spec) = spec::parse(payload).inspect_err(|err| {
         tracing::warn!(request_id, error = %err, "refused the input");
     })?;
-    let plan = plan::plan(&spec.strategy, spec.bake_seconds);
+    if task_token.is_some() && input.action != Action::Step {
+        return Err(Error::InvalidSpec(format!(
+            "{} wraps the output of a step awaiting approval (action step)",
+            approval::KEY
+        )));
+    }
+    let plan = spec.plan();
     let until = deadline.work_until(DEADLINE_MARGIN);
     let rollout = Rollout {
         id: input.rollout_id(&request_id),
@@ -96,8 +105,15 @@ pub async fn handle<P: Ports>(deps: &Deps<P>, event: LambdaEvent<Value>) -> Resu
         match input.action {
             Action::Plan => dry_run(&ctx).await,
             Action::Status => status(&ctx).await,
-            Action::Start => step(&mut ctx, 0, false).await,
-            Action::Step => step(&mut ctx, input.step as usize, input.promote).await,
+            Action::Start => step(&mut ctx, 0, false, None).await,
+            Action::Step if task_token.is_some() => {
+                let token = task_token.as_deref().unwrap_or_default();
+                request_approval(&mut ctx, &input, token).await
+            }
+            Action::Step => {
+                let approved = input.approved_step();
+                step(&mut ctx, input.step as usize, input.promote, approved).await
+            }
             Action::Watch => {
                 // `spec::validate` refuses a watch without it.
                 let until_ms = input.wait_until_ms.unwrap_or_default();
@@ -239,6 +255,13 @@ impl<P: Ports> Step<'_, P> {
             notifier
                 .publish_within(&notify::event(self.spec, &report), left)
                 .await;
+        }
+    }
+
+    pub(crate) async fn publish_event(&self, event: rollout_kit::RolloutEvent) {
+        if let Some(notifier) = &self.deps.notifier {
+            let left = self.until.saturating_duration_since(Instant::now());
+            notifier.publish_within(&event, left).await;
         }
     }
 

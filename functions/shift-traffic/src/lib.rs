@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod alarms;
+pub mod approval;
 pub mod config;
 pub mod decide;
 pub mod elb;
@@ -19,6 +20,7 @@ pub mod lease;
 pub mod notify;
 pub mod observe;
 pub mod output;
+pub mod pause;
 pub mod plan;
 pub mod ports;
 pub mod requests;

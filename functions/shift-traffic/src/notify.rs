@@ -1,8 +1,10 @@
 //! Rollout events for the notifications topic, one per step. Published through
 //! `rollout_kit::Publisher`: bounded, and a notification never changes what a step does.
 
-use rollout_kit::{RolloutDetail, RolloutEvent, ShiftDetail, ShiftStatus};
+use rollout_kit::{ApprovalDetail, Outcome, RolloutDetail, RolloutEvent, ShiftDetail, ShiftStatus};
 
+use crate::pause::Approval;
+use crate::plan::{Weights, percent};
 use crate::spec::Spec;
 
 pub const SOURCE: &str = "shift-traffic";
@@ -17,6 +19,50 @@ pub struct StepReport {
     pub green_percent: f64,
     pub next_wait_seconds: Option<u64>,
     pub reason: Option<String>,
+}
+
+/// A pause, for its event.
+pub struct ApprovalReport<'a> {
+    pub approval: &'a Approval,
+    pub total_steps: u32,
+    pub current: Weights,
+    /// The weights the approved step writes.
+    pub next: Weights,
+    pub execution_arn: Option<String>,
+    pub approve_command: String,
+    pub reject_command: String,
+}
+
+/// "Approval needed": the step that waits, the shares before and after it, the commands.
+pub fn approval_event(spec: &Spec, report: ApprovalReport<'_>) -> RolloutEvent {
+    let share = |w: Weights| w.green_share().map(percent).unwrap_or(0.0);
+    let (now, next) = (share(report.current), share(report.next));
+    let approval = report.approval;
+    let summary = format!(
+        "approval needed to go from {now} % to {next} % on green ({}) on {}",
+        rollout_kit::step_label(approval.step + 1, report.total_steps),
+        short(spec)
+    );
+    RolloutEvent::new(
+        SOURCE,
+        Outcome::InProgress,
+        summary,
+        RolloutDetail::Approval(ApprovalDetail {
+            target_arn: spec.target.arn().to_string(),
+            blue_target_group: spec.blue.clone(),
+            green_target_group: spec.green.clone(),
+            strategy: spec.strategy_name.clone(),
+            step: approval.step + 1,
+            total_steps: report.total_steps,
+            green_percent: now,
+            next_green_percent: next,
+            timeout_seconds: approval.timeout_seconds,
+            on_timeout: approval.on_timeout.as_str().to_string(),
+            execution_arn: report.execution_arn,
+            approve_command: report.approve_command,
+            reject_command: report.reject_command,
+        }),
+    )
 }
 
 pub fn event(spec: &Spec, report: &StepReport) -> RolloutEvent {

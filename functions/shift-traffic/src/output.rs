@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::error::Error;
 use crate::lease::Rollout;
 use crate::notify::StepReport;
+use crate::pause::{self, Approval, Pause};
 use crate::plan::{PlannedStep, Weights, percent, scaled};
 use crate::spec::{Action, Spec, Target};
 use crate::waits::{self, Next};
@@ -29,6 +30,11 @@ pub enum Status {
     /// `promote` or `abort`: recorded for the running rollout, which acts on it at its next
     /// watch or step.
     Requested,
+    /// The gates passed and a pause holds the step: nothing written; `approval` says which step
+    /// waits, for how long, and what happens then.
+    AwaitingApproval,
+    /// An approval event went out with the task token; the state machine waits for a person.
+    ApprovalRequested,
 }
 
 /// The function's answer, and the next invocation's input: the spec is handed on unchanged.
@@ -81,6 +87,12 @@ pub struct Output {
     /// The lease's fencing token while the rollout holds it; absent once it is released.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lease_version: Option<u64>,
+    /// Handed on unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause_before_final: Option<Pause>,
+    /// `AwaitingApproval`: the step that waits for a person (the state machine's Choice reads it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
 }
 
 /// One step of a dry run.
@@ -135,6 +147,8 @@ impl Output {
             plan: None,
             rollout_id: None,
             lease_version: None,
+            pause_before_final: spec.pause_before_final,
+            approval: None,
         }
     }
 
@@ -219,6 +233,21 @@ pub(crate) fn after_step(
     out
 }
 
+/// A step held by a pause: nothing written, the same step again once a person approves.
+pub(crate) fn awaiting(
+    spec: &Spec,
+    plan: &[PlannedStep],
+    index: usize,
+    weights: Weights,
+    pause: Pause,
+) -> Output {
+    let mut out = Output::new(spec, plan, Status::AwaitingApproval, weights);
+    out.action = Action::Step;
+    out.step = index as u32;
+    out.approval = Some(pause::approval(index, pause, spec.time_scale));
+    out
+}
+
 /// Completed by a promote: all traffic on green, the waits left skipped.
 pub(crate) fn promoted(spec: &Spec, plan: &[PlannedStep], weights: Weights) -> Output {
     let mut out = Output::new(spec, plan, Status::Completed, weights);
@@ -276,7 +305,8 @@ mod tests {
             "health_gate": false,
             "bake_seconds": 30,
             "watch_seconds": 12,
-            "time_scale": 0.5
+            "time_scale": 0.5,
+            "pause_before_final": {"timeout_seconds": 600, "on_timeout": "promote"}
         })
     }
 
@@ -354,6 +384,16 @@ mod tests {
         gate_failed.reason = Some("alarm in ALARM: errors".into());
         outputs.push(gate_failed.held_by(&rollout));
         outputs.push(promoted(&spec, &plan, plan[1].weights));
+        let pause = Pause {
+            timeout_seconds: 600,
+            on_timeout: crate::pause::OnTimeout::Promote,
+        };
+        let waiting = awaiting(&spec, &plan, 1, plan[0].weights, pause).held_by(&rollout);
+        assert_eq!(waiting.approval.as_ref().map(|a| a.timeout_seconds), Some(300));
+        outputs.push(waiting);
+        let mut requested = Output::new(&spec, &plan, Status::ApprovalRequested, plan[0].weights);
+        requested.approval = Some(crate::pause::approval(1, pause, 1.0));
+        outputs.push(requested.held_by(&rollout));
 
         for out in outputs {
             let value = serde_json::to_value(&out).unwrap();
@@ -380,6 +420,8 @@ mod tests {
             assert_eq!(input.promote, out.promote);
             assert_eq!(input.rollout_id, out.rollout_id);
             assert_eq!(input.lease_version, out.lease_version);
+            assert_eq!(input.approval, out.approval);
+            assert_eq!(again.pause_before_final, spec.pause_before_final);
         }
     }
 }

@@ -6,6 +6,8 @@
 
 use serde::Serialize;
 
+use crate::pause::Pause;
+
 pub const MAX_WEIGHT: i32 = 999;
 pub const FULL: u16 = 1000;
 
@@ -60,6 +62,8 @@ impl Weights {
 pub struct StepSpec {
     pub green_permille: u16,
     pub wait_seconds: u64,
+    /// A person approves before the rollout moves past this step.
+    pub pause: Option<Pause>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,41 +90,56 @@ pub struct PlannedStep {
     pub green_permille: u16,
     pub weights: Weights,
     pub wait_seconds: u64,
+    /// A person approves before the rollout moves past this step ([`crate::pause`]).
+    pub pause: Option<Pause>,
 }
 
 pub fn plan(strategy: &Strategy, bake_seconds: u64) -> Vec<PlannedStep> {
-    let shares: Vec<(u16, u64)> = match strategy {
+    plan_with(strategy, bake_seconds, None)
+}
+
+/// [`plan`], with `pause_before_final` (a preset's pause) on the step before the last.
+pub fn plan_with(
+    strategy: &Strategy,
+    bake_seconds: u64,
+    pause_before_final: Option<Pause>,
+) -> Vec<PlannedStep> {
+    let shares: Vec<(u16, u64, Option<Pause>)> = match strategy {
         Strategy::Canary {
             permille,
             interval_seconds,
-        } => vec![(*permille, *interval_seconds), (FULL, 0)],
+        } => vec![(*permille, *interval_seconds, None), (FULL, 0, None)],
         Strategy::Linear {
             permille,
             interval_seconds,
         } => {
             let step = (*permille).clamp(1, FULL);
-            let mut shares: Vec<(u16, u64)> = (1..)
+            let mut shares: Vec<(u16, u64, Option<Pause>)> = (1..)
                 .map(|k: u16| k.saturating_mul(step))
                 .take_while(|share| *share < FULL)
-                .map(|share| (share, *interval_seconds))
+                .map(|share| (share, *interval_seconds, None))
                 .collect();
-            shares.push((FULL, 0));
+            shares.push((FULL, 0, None));
             shares
         }
-        Strategy::AllAtOnce => vec![(FULL, 0)],
+        Strategy::AllAtOnce => vec![(FULL, 0, None)],
         Strategy::Steps(steps) => steps
             .iter()
-            .map(|s| (s.green_permille, s.wait_seconds))
+            .map(|s| (s.green_permille, s.wait_seconds, s.pause))
             .collect(),
     };
     let last = shares.len().saturating_sub(1);
     shares
         .into_iter()
         .enumerate()
-        .map(|(i, (green_permille, wait))| PlannedStep {
+        .map(|(i, (green_permille, wait, pause))| PlannedStep {
             green_permille,
             weights: Weights::for_green_share(green_permille),
             wait_seconds: if i == last { bake_seconds } else { wait },
+            pause: match pause_before_final {
+                Some(extra) if last > 0 && i + 1 == last => Some(extra),
+                _ => pause,
+            },
         })
         .collect()
 }
@@ -225,14 +244,17 @@ mod tests {
                 StepSpec {
                     green_permille: 5,
                     wait_seconds: 120,
+                    pause: None,
                 },
                 StepSpec {
                     green_permille: 500,
                     wait_seconds: 60,
+                    pause: None,
                 },
                 StepSpec {
                     green_permille: 1000,
                     wait_seconds: 0,
+                    pause: None,
                 },
             ]),
             0,

@@ -120,6 +120,13 @@ pub(crate) fn rollback_reason(input: &Input) -> String {
             .get("Error")
             .and_then(Value::as_str)
             .unwrap_or("error");
+        if let (Some(approval), "States.Timeout") = (&input.approval, name) {
+            return format!(
+                "nobody approved step {} within {} s (on_timeout: rollback)",
+                approval.step + 1,
+                approval.timeout_seconds
+            );
+        }
         let cause = error.get("Cause").and_then(Value::as_str).unwrap_or("");
         let message = serde_json::from_str::<Value>(cause)
             .ok()

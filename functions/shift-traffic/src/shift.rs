@@ -11,7 +11,8 @@ use crate::error::Error;
 use crate::gates::{AlarmVerdict, alarm_verdict, health_verdict};
 use crate::handler::{Reread, Step, write_verified};
 use crate::lease::{Request, RequestKind};
-use crate::output::{Output, Status, after_step, promoted, report, step_wait};
+use crate::output::{Output, Status, after_step, awaiting, promoted, report, step_wait};
+use crate::pause;
 use crate::plan::FULL;
 use crate::ports::{AlarmSource, Listeners, Ports};
 use crate::rollback::roll_back;
@@ -20,6 +21,7 @@ pub(crate) async fn step<P: Ports>(
     ctx: &mut Step<'_, P>,
     index: usize,
     promote: bool,
+    approved: Option<u32>,
 ) -> Result<Output, Error> {
     let n = ctx.plan.len();
     if index > n {
@@ -99,6 +101,16 @@ pub(crate) async fn step<P: Ports>(
                 .await),
             Reread::Drift(err) => Err(ctx.stop(ShiftStatus::Drift, index, current, err).await),
         };
+    }
+    // A pause holds this step until a person approves (a promote is a person's decision too).
+    if let (Some(pause), false, Some(_)) = (pause::pending(plan, index, approved), promote, target)
+    {
+        let out = awaiting(spec, plan, index, current, pause);
+        let timeout = out.approval.as_ref().map_or(0, |a| a.timeout_seconds);
+        // Held through the pause and the grace: nobody else shifts while a person decides.
+        ctx.still_held(timeout).await?;
+        tracing::info!(step = index, timeout, "gates passed; waiting for approval");
+        return Ok(out.held_by(&ctx.rollout));
     }
     let Some(target) = target else {
         let mut out = Output::new(spec, plan, Status::Completed, current);

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::pause::{Approval, Pause};
 use crate::plan::Strategy;
 pub use crate::strategy::{parse_preset, parse_strategy};
 
@@ -91,6 +92,17 @@ pub struct Input {
     /// `rollback` even when the weights are none this rollout's plan writes.
     #[serde(default)]
     pub force: bool,
+    /// A pause before the final step of a preset (or any strategy): `{"timeout_seconds",
+    /// "on_timeout"}`.
+    #[serde(default)]
+    pub pause_before_final: Option<Value>,
+    /// Handed on from a step that waits for a person: which step, for how long.
+    #[serde(default)]
+    pub approval: Option<Approval>,
+    /// What the person who approved sent (`send-task-success --task-output`), kept by the state
+    /// machine; with `approval`, the step it names runs.
+    #[serde(default)]
+    pub approved: Option<Value>,
     // Returned by the previous step; recomputed, never trusted.
     #[serde(default, rename = "status")]
     _status: Option<IgnoredAny>,
@@ -121,6 +133,12 @@ pub struct ExecutionRef {
 }
 
 impl Input {
+    /// The step a person approved, if any: the approval's step, once `approved` is set.
+    pub fn approved_step(&self) -> Option<u32> {
+        self.approved.as_ref()?;
+        self.approval.as_ref().map(|a| a.step)
+    }
+
     /// Who this invocation acts for in the lease table: the rollout it continues, else the
     /// state machine execution, else this one invocation (a direct call).
     pub fn rollout_id(&self, request_id: &str) -> String {
@@ -190,6 +208,15 @@ pub struct Spec {
     pub bake_seconds: u64,
     pub watch_seconds: u64,
     pub time_scale: f64,
+    /// A pause on the step before the last, whatever the strategy.
+    pub pause_before_final: Option<Pause>,
+}
+
+impl Spec {
+    /// The plan, with the preset's pause before the final step if the spec has one.
+    pub fn plan(&self) -> Vec<crate::plan::PlannedStep> {
+        crate::plan::plan_with(&self.strategy, self.bake_seconds, self.pause_before_final)
+    }
 }
 
 /// Parses and validates the invocation payload.
@@ -241,6 +268,26 @@ pub fn validate(input: &Input) -> Result<Spec, Error> {
         ));
     }
     let (strategy, strategy_name) = parse_strategy(&input.strategy)?;
+    let pause_before_final = match &input.pause_before_final {
+        None | Some(Value::Null) => None,
+        Some(value) => {
+            let pause = Pause::parse("pause_before_final", value)?;
+            let steps = crate::plan::plan(&strategy, 0);
+            match steps.len() {
+                0 | 1 => {
+                    return Err(invalid(
+                        "pause_before_final needs a strategy with a step before the final one (not AllAtOnce)",
+                    ));
+                }
+                n if steps[n - 2].pause.is_some() => {
+                    return Err(invalid(
+                        "pause_before_final and a pause in strategy.steps hold the same step; keep one",
+                    ));
+                }
+                _ => Some(pause),
+            }
+        }
+    };
     if input.alarms.len() > MAX_ALARMS {
         return Err(invalid(format!(
             "at most {MAX_ALARMS} alarms can be watched, got {}",
@@ -294,6 +341,7 @@ pub fn validate(input: &Input) -> Result<Spec, Error> {
         bake_seconds: input.bake_seconds,
         watch_seconds: input.watch_seconds,
         time_scale: input.time_scale,
+        pause_before_final,
     })
 }
 
@@ -458,15 +506,18 @@ mod tests {
             Strategy::Steps(vec![
                 StepSpec {
                     green_permille: 10,
-                    wait_seconds: 30
+                    wait_seconds: 30,
+                    pause: None,
                 },
                 StepSpec {
                     green_permille: 500,
-                    wait_seconds: 60
+                    wait_seconds: 60,
+                    pause: None,
                 },
                 StepSpec {
                     green_permille: 1000,
-                    wait_seconds: 0
+                    wait_seconds: 0,
+                    pause: None,
                 },
             ])
         );

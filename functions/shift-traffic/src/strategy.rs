@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::pause::Pause;
 use crate::plan::{FULL, StepSpec, Strategy};
 use crate::spec::{MAX_WAIT_SECONDS, check_wait, invalid};
 
@@ -13,7 +14,9 @@ use crate::spec::{MAX_WAIT_SECONDS, check_wait, invalid};
 enum CustomStrategy {
     Canary(Interval),
     Linear(Interval),
-    Steps(Vec<StepInput>),
+    /// Each item a step `{"percent", "wait_seconds"}` or a pause `{"pause": {…}}` after the step
+    /// before it: read one by one, so an error names the item.
+    Steps(Vec<Value>),
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,12 +89,34 @@ pub fn parse_strategy(value: &Value) -> Result<(Strategy, String), Error> {
     }
 }
 
-fn parse_steps(steps: &[StepInput]) -> Result<Strategy, Error> {
-    if steps.is_empty() {
+fn parse_steps(items: &[Value]) -> Result<Strategy, Error> {
+    if items.is_empty() {
         return Err(invalid("strategy.steps is empty"));
     }
-    let mut out: Vec<StepSpec> = Vec::with_capacity(steps.len());
-    for (i, step) in steps.iter().enumerate() {
+    let mut out: Vec<StepSpec> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        if let Some(pause) = item.get("pause") {
+            if item.as_object().is_some_and(|o| o.len() > 1) {
+                return Err(invalid(format!(
+                    "strategy.steps[{i}] is a pause: it holds only \"pause\""
+                )));
+            }
+            let pause = Pause::parse(&format!("strategy.steps[{i}].pause"), pause)?;
+            let Some(previous) = out.last_mut() else {
+                return Err(invalid(
+                    "strategy.steps[0] is a pause: a pause holds the rollout after a step, so a step comes first",
+                ));
+            };
+            if previous.pause.is_some() {
+                return Err(invalid(format!(
+                    "strategy.steps[{i}] is a second pause after the same step"
+                )));
+            }
+            previous.pause = Some(pause);
+            continue;
+        }
+        let step: StepInput = serde_json::from_value(item.clone())
+            .map_err(|e| invalid(format!("strategy.steps[{i}]: {e}")))?;
         let field = format!("strategy.steps[{i}].percent");
         let green_permille = permille(&field, step.percent)?;
         if let Some(prev) = out.last()
@@ -109,6 +134,7 @@ fn parse_steps(steps: &[StepInput]) -> Result<Strategy, Error> {
         out.push(StepSpec {
             green_permille,
             wait_seconds: step.wait_seconds,
+            pause: None,
         });
     }
     let last = out[out.len() - 1];
@@ -120,6 +146,11 @@ fn parse_steps(steps: &[StepInput]) -> Result<Strategy, Error> {
     if last.wait_seconds != 0 {
         return Err(invalid(
             "the last of strategy.steps has a wait_seconds; the wait after the final step is bake_seconds",
+        ));
+    }
+    if last.pause.is_some() {
+        return Err(invalid(
+            "strategy.steps ends with a pause: after the final step comes the bake, nothing to approve",
         ));
     }
     Ok(Strategy::Steps(out))

@@ -1,9 +1,11 @@
 //! The rollout events this project publishes: validate-traffic's verdict and each shift-traffic
 //! step.
 
-use rollout_kit::{Outcome, RolloutDetail, RolloutEvent, ShiftDetail, ValidationDetail};
+use rollout_kit::{
+    ApprovalDetail, Outcome, RolloutDetail, RolloutEvent, ShiftDetail, ValidationDetail, step_label,
+};
 
-use crate::blocks::{Card, escape};
+use crate::blocks::{Card, code_block, escape};
 use crate::status::{canonical, words};
 use crate::time::{format_duration, slack_date};
 use crate::tone::{emoji, tone};
@@ -55,6 +57,16 @@ pub(super) fn rollout(event: &RolloutEvent) -> View {
             s.step_label(),
             words(&canonical(s.status.as_str()))
         ),
+        RolloutDetail::Approval(a) => format!(
+            "Approval needed: {} on green, {} next",
+            percent(a.green_percent),
+            percent(a.next_green_percent)
+        ),
+    };
+    // A pause waits for a person: its own sign, whatever the outcome's.
+    let icon = match &event.detail {
+        RolloutDetail::Approval(_) => ":raised_hand:",
+        _ => icon,
     };
     card.header(&format!("{icon} {title}"));
     let line = format!("{icon} {}", escape(&event.summary));
@@ -65,6 +77,7 @@ pub(super) fn rollout(event: &RolloutEvent) -> View {
     match &event.detail {
         RolloutDetail::Validation(v) => validation_blocks(&mut card, v, region),
         RolloutDetail::Shift(s) => shift_blocks(&mut card, s),
+        RolloutDetail::Approval(a) => approval_blocks(&mut card, a),
     }
     let mut context = vec![format!("from {}", code(&event.source))];
     context.extend(region_and_account(region, None));
@@ -157,6 +170,48 @@ fn shift_blocks(card: &mut Card, s: &ShiftDetail) {
         ));
     }
     card.fields(&fields);
+}
+
+/// The pause, then the two commands, each in a code block a person copies as it is.
+fn approval_blocks(card: &mut Card, a: &ApprovalDetail) {
+    let mut fields: Vec<(&str, String)> = vec![
+        ("Step", step_label(a.step, a.total_steps)),
+        (
+            "Green",
+            format!(
+                "{} {} → {}",
+                progress_bar(a.green_percent),
+                percent(a.green_percent),
+                percent(a.next_green_percent)
+            ),
+        ),
+        ("Strategy", escape(&a.strategy)),
+        (
+            "Waits",
+            format!(
+                "{}, then {}",
+                format_duration(i64::try_from(a.timeout_seconds).unwrap_or(i64::MAX)),
+                code(&a.on_timeout)
+            ),
+        ),
+        ("Traffic", code(&short_resource(&a.target_arn))),
+    ];
+    if !a.green_target_group.is_empty() {
+        fields.push((
+            "Green target group",
+            code(&short_resource(&a.green_target_group)),
+        ));
+    }
+    card.fields(&fields);
+    // Each command alone in its block: a task token is long, and a section holds 3,000 characters.
+    card.section(&format!(
+        "*Approve*\n{}",
+        code_block(&a.approve_command, 2_800)
+    ));
+    card.section(&format!(
+        "*Reject (rolls back)*\n{}",
+        code_block(&a.reject_command, 2_800)
+    ));
 }
 
 #[cfg(test)]
