@@ -2,6 +2,8 @@
 //! tests and the demo run `statemachine/rollout.asl.json` itself against the real shift-traffic
 //! binary, one state at a time. (No Step Functions emulator runs Lambda tasks on this bench.)
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -17,6 +19,69 @@ pub fn state_machine() -> Value {
         "arn:aws:lambda:us-east-1:123456789012:function:shift-traffic",
     );
     serde_json::from_str(&text).expect("parse the state machine")
+}
+
+/// How a person (or a test) answered a task token.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenAnswer {
+    /// `send-task-success --task-output`.
+    Success(Value),
+    /// `send-task-failure --error --cause`.
+    Failure { error: String, cause: String },
+}
+
+/// The task tokens an execution waits on (`.waitForTaskToken`), answered as `SendTaskSuccess`
+/// and `SendTaskFailure` would. Clone it before running the execution to answer from elsewhere.
+#[derive(Clone, Default)]
+pub struct TaskTokens(Arc<Mutex<HashMap<String, Option<TokenAnswer>>>>);
+
+impl TaskTokens {
+    /// Tokens issued and not answered yet.
+    pub fn pending(&self) -> Vec<String> {
+        self.lock()
+            .iter()
+            .filter(|(_, a)| a.is_none())
+            .map(|(t, _)| t.clone())
+            .collect()
+    }
+
+    pub fn succeed(&self, token: &str, output: Value) {
+        self.answer(token, TokenAnswer::Success(output));
+    }
+
+    pub fn fail(&self, token: &str, error: &str, cause: &str) {
+        self.answer(
+            token,
+            TokenAnswer::Failure {
+                error: error.into(),
+                cause: cause.into(),
+            },
+        );
+    }
+
+    fn answer(&self, token: &str, answer: TokenAnswer) {
+        let mut tokens = self.lock();
+        let slot = tokens
+            .get_mut(token)
+            .unwrap_or_else(|| panic!("no task token {token}"));
+        assert!(slot.is_none(), "task token {token} answered twice");
+        *slot = Some(answer);
+    }
+
+    fn issue(&self, execution: &str, n: usize) -> String {
+        // Real tokens are opaque base64 of several hundred characters.
+        let token = format!("AQB8AAAAKgAAAAMAAAAA{execution}/{n}").replace([':', '/'], "+");
+        self.lock().insert(token.clone(), None);
+        token
+    }
+
+    fn take(&self, token: &str) -> Option<TokenAnswer> {
+        self.lock().get(token).cloned().flatten()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<TokenAnswer>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// How an execution ended.
@@ -53,6 +118,7 @@ pub struct Execution {
     pub visits: Vec<Visit>,
     pub ending: Option<Ending>,
     attempts: u32,
+    tokens: TaskTokens,
 }
 
 impl Execution {
@@ -71,7 +137,13 @@ impl Execution {
             visits: Vec::new(),
             ending: None,
             attempts: 0,
+            tokens: TaskTokens::default(),
         }
+    }
+
+    /// The task tokens this execution issues, to answer them while it waits.
+    pub fn tokens(&self) -> TaskTokens {
+        self.tokens.clone()
     }
 
     /// Runs to the end.
@@ -88,12 +160,17 @@ impl Execution {
     }
 
     /// A `Parameters` template: `"key.$"` takes a path of the input (`$…`) or of the context
-    /// object (`$$.Execution.Id`), every other key its value as written.
+    /// object (`$$.Execution.Id`, `$$.Task.Token`), nested objects are filled in turn, every
+    /// other key keeps its value as written.
     fn fill(&self, template: &Value) -> Value {
+        self.fill_with(template, None)
+    }
+
+    fn fill_with(&self, template: &Value, token: Option<&str>) -> Value {
         let Some(fields) = template.as_object() else {
             return template.clone();
         };
-        let context = json!({"Execution": {"Id": self.id}});
+        let context = json!({"Execution": {"Id": self.id}, "Task": {"Token": token}});
         let mut out = serde_json::Map::new();
         for (key, value) in fields {
             match key.strip_suffix(".$") {
@@ -105,12 +182,85 @@ impl Execution {
                     };
                     out.insert(name.to_string(), resolved);
                 }
+                None if value.is_object() => {
+                    out.insert(key.clone(), self.fill_with(value, token));
+                }
                 None => {
                     out.insert(key.clone(), value.clone());
                 }
             }
         }
         Value::Object(out)
+    }
+
+    /// A `.waitForTaskToken` task: the function is invoked with the token in its payload, then
+    /// the execution waits for the token's answer, at most `TimeoutSeconds(Path)`. `Ok` is the
+    /// answer's output, `Err` the error name and cause (`States.Timeout` when nobody answered).
+    async fn wait_for_token(
+        &mut self,
+        state: &Value,
+        function: &LambdaFn,
+    ) -> Result<Value, (String, String)> {
+        let token = self.tokens.issue(&self.id, self.visits.len());
+        let payload = self.fill_with(&state["Parameters"], Some(&token))["Payload"].clone();
+        let outcome = function
+            .invoke_with_timeout(payload, Duration::from_secs(60))
+            .await
+            .outcome;
+        match outcome {
+            InvokeOutcome::Response(_) => {}
+            InvokeOutcome::Error {
+                error_type,
+                error_message,
+            } => {
+                let cause = json!({"errorType": error_type, "errorMessage": error_message});
+                return Err((error_type, cause.to_string()));
+            }
+            other => panic!("task with a token: {other:?}"),
+        }
+        let timeout = match state.get("TimeoutSecondsPath").and_then(Value::as_str) {
+            Some(path) => get(&self.data, path)
+                .as_u64()
+                .expect("TimeoutSecondsPath integer"),
+            None => state["TimeoutSeconds"].as_u64().unwrap_or(99_999_999),
+        };
+        assert!(timeout <= 60, "a scaled task timeout of {timeout} s");
+        let until = std::time::Instant::now() + Duration::from_secs(timeout);
+        loop {
+            match self.tokens.take(&token) {
+                Some(TokenAnswer::Success(output)) => return Ok(output),
+                Some(TokenAnswer::Failure { error, cause }) => return Err((error, cause)),
+                None if std::time::Instant::now() >= until => {
+                    return Err((
+                        "States.Timeout".into(),
+                        format!("The task did not answer within {timeout} s"),
+                    ));
+                }
+                None => tokio::time::sleep(Duration::from_millis(25)).await,
+            }
+        }
+    }
+
+    /// A task's error: the first matching catcher's state, or the end of the execution.
+    fn catch(&mut self, state: &Value, _name: &str, error_type: String, cause: String) {
+        let error = json!({"Error": error_type, "Cause": cause});
+        match matching(&state["Catch"], &error_type) {
+            Some(catcher) => {
+                self.data = put(
+                    &self.data,
+                    catcher["ResultPath"].as_str().unwrap_or("$"),
+                    error,
+                );
+                self.current = catcher["Next"].as_str().map(str::to_string);
+            }
+            None => {
+                self.ending = Some(Ending::Failed {
+                    error: error_type,
+                    cause,
+                });
+                self.current = None;
+            }
+        }
     }
 
     pub fn names(&self) -> Vec<&str> {
@@ -141,6 +291,38 @@ impl Execution {
                     result,
                 );
                 self.current = next;
+            }
+            "Task"
+                if state["Resource"]
+                    .as_str()
+                    .is_some_and(|r| r.ends_with(".waitForTaskToken")) =>
+            {
+                match self.wait_for_token(&state, function).await {
+                    Ok(output) => {
+                        self.data = put(
+                            &self.data,
+                            state["ResultPath"].as_str().unwrap_or("$"),
+                            output,
+                        );
+                        self.current = next;
+                    }
+                    Err((error_type, cause)) => {
+                        if let Some(retry) = matching(&state["Retry"], &error_type) {
+                            let max = retry["MaxAttempts"].as_u64().unwrap_or(3) as u32;
+                            if self.attempts < max {
+                                self.attempts += 1;
+                                self.visits.push(Visit {
+                                    state: format!("{name} (retry)"),
+                                    output: json!({"Error": error_type}),
+                                    at: std::time::Instant::now(),
+                                });
+                                return self.visits.last();
+                            }
+                        }
+                        self.attempts = 0;
+                        self.catch(&state, &name, error_type, cause);
+                    }
+                }
             }
             "Task" => {
                 let payload = parameters(&state["Parameters"], &self.data);
@@ -174,24 +356,7 @@ impl Execution {
                             }
                         }
                         self.attempts = 0;
-                        let error = json!({"Error": error_type, "Cause": cause});
-                        match matching(&state["Catch"], &error_type) {
-                            Some(catcher) => {
-                                self.data = put(
-                                    &self.data,
-                                    catcher["ResultPath"].as_str().unwrap_or("$"),
-                                    error,
-                                );
-                                self.current = catcher["Next"].as_str().map(str::to_string);
-                            }
-                            None => {
-                                self.ending = Some(Ending::Failed {
-                                    error: error_type,
-                                    cause,
-                                });
-                                self.current = None;
-                            }
-                        }
+                        self.catch(&state, &name, error_type, cause);
                     }
                     other => panic!("task {name}: {other:?}"),
                 }

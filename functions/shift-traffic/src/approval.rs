@@ -38,13 +38,21 @@ pub fn unwrap(payload: Value) -> Result<(Value, Option<String>), Error> {
         .and_then(Value::as_str)
         .map(str::trim)
         .filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN)
-        .ok_or_else(|| invalid(format!("{KEY}.task_token must be the task token ($$.Task.Token)")))?
+        .ok_or_else(|| {
+            invalid(format!(
+                "{KEY}.task_token must be the task token ($$.Task.Token)"
+            ))
+        })?
         .to_string();
     let rollout = wrapped
         .get("rollout")
         .filter(|r| r.is_object())
         .cloned()
-        .ok_or_else(|| invalid(format!("{KEY}.rollout must be the output of the step that waits")))?;
+        .ok_or_else(|| {
+            invalid(format!(
+                "{KEY}.rollout must be the output of the step that waits"
+            ))
+        })?;
     Ok((rollout, Some(token)))
 }
 
@@ -112,8 +120,8 @@ mod tests {
 
     #[test]
     fn a_wrapped_payload_gives_the_rollout_and_the_token() {
-        let (rollout, token) = unwrap(json!({KEY: {"task_token": "tok", "rollout": {"action": "step"}}}))
-            .unwrap();
+        let (rollout, token) =
+            unwrap(json!({KEY: {"task_token": "tok", "rollout": {"action": "step"}}})).unwrap();
         assert_eq!(rollout, json!({"action": "step"}));
         assert_eq!(token.as_deref(), Some("tok"));
         let (plain, none) = unwrap(json!({"action": "start"})).unwrap();

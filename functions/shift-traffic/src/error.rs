@@ -281,11 +281,14 @@ mod tests {
         }
         // A pause's timeout goes where its on_timeout says, each value to its own state.
         let timed_out = &machine["States"]["ApprovalTimedOut?"];
-        for (value, next) in [("promote", "PromoteAfterTimeout"), ("stop", "ApprovalExpired")] {
+        for (value, next) in [
+            ("promote", "PromoteAfterTimeout"),
+            ("stop", "ApprovalExpired"),
+        ] {
             assert!(
-                timed_out["Choices"]
-                    .as_array()
-                    .is_some_and(|c| c.iter().any(|c| c["StringEquals"] == value && c["Next"] == next)),
+                timed_out["Choices"].as_array().is_some_and(|c| c
+                    .iter()
+                    .any(|c| c["StringEquals"] == value && c["Next"] == next)),
                 "{value}"
             );
         }

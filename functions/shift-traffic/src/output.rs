@@ -389,7 +389,10 @@ mod tests {
             on_timeout: crate::pause::OnTimeout::Promote,
         };
         let waiting = awaiting(&spec, &plan, 1, plan[0].weights, pause).held_by(&rollout);
-        assert_eq!(waiting.approval.as_ref().map(|a| a.timeout_seconds), Some(300));
+        assert_eq!(
+            waiting.approval.as_ref().map(|a| a.timeout_seconds),
+            Some(300)
+        );
         outputs.push(waiting);
         let mut requested = Output::new(&spec, &plan, Status::ApprovalRequested, plan[0].weights);
         requested.approval = Some(crate::pause::approval(1, pause, 1.0));

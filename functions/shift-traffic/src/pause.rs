@@ -135,7 +135,11 @@ mod tests {
         assert_eq!(pending(&plan, 0, None), None);
         assert_eq!(pending(&plan, 1, None), Some(HOUR));
         assert_eq!(pending(&plan, 1, Some(1)), None, "approved");
-        assert_eq!(pending(&plan, 1, Some(2)), Some(HOUR), "another step's approval");
+        assert_eq!(
+            pending(&plan, 1, Some(2)),
+            Some(HOUR),
+            "another step's approval"
+        );
         assert_eq!(pending(&plan, 2, None), None);
         assert_eq!(pending(&plan, 3, None), None, "the check after the bake");
     }
@@ -148,7 +152,10 @@ mod tests {
 
     #[test]
     fn pauses_are_checked() {
-        let ok = Pause::parse("p", &json!({"timeout_seconds": 60, "on_timeout": "promote"}));
+        let ok = Pause::parse(
+            "p",
+            &json!({"timeout_seconds": 60, "on_timeout": "promote"}),
+        );
         assert_eq!(ok.unwrap().on_timeout, OnTimeout::Promote);
         for bad in [
             json!({"timeout_seconds": 0, "on_timeout": "stop"}),
@@ -174,10 +181,22 @@ mod tests {
         let pauses: Vec<bool> = plan.iter().map(|s| s.pause.is_some()).collect();
         assert_eq!(pauses, [true, false, false]);
         for (bad, why) in [
-            (json!([{"pause": {"timeout_seconds": 1, "on_timeout": "stop"}}, {"percent": 100}]), "a step comes first"),
-            (json!([{"percent": 10}, {"pause": {"timeout_seconds": 1, "on_timeout": "stop"}}, {"pause": {"timeout_seconds": 1, "on_timeout": "stop"}}, {"percent": 100}]), "second pause"),
-            (json!([{"percent": 100}, {"pause": {"timeout_seconds": 1, "on_timeout": "stop"}}]), "ends with a pause"),
-            (json!([{"percent": 10, "pause": {"timeout_seconds": 1, "on_timeout": "stop"}}, {"percent": 100}]), "holds only"),
+            (
+                json!([{"pause": {"timeout_seconds": 1, "on_timeout": "stop"}}, {"percent": 100}]),
+                "a step comes first",
+            ),
+            (
+                json!([{"percent": 10}, {"pause": {"timeout_seconds": 1, "on_timeout": "stop"}}, {"pause": {"timeout_seconds": 1, "on_timeout": "stop"}}, {"percent": 100}]),
+                "second pause",
+            ),
+            (
+                json!([{"percent": 100}, {"pause": {"timeout_seconds": 1, "on_timeout": "stop"}}]),
+                "ends with a pause",
+            ),
+            (
+                json!([{"percent": 10, "pause": {"timeout_seconds": 1, "on_timeout": "stop"}}, {"percent": 100}]),
+                "holds only",
+            ),
         ] {
             let err = crate::spec::parse_strategy(&json!({"steps": bad})).unwrap_err();
             assert!(err.to_string().contains(why), "{err}");
@@ -186,9 +205,12 @@ mod tests {
 
     #[test]
     fn a_preset_pauses_before_its_final_step() {
-        let (canary, _) = crate::spec::parse_strategy(&json!("Linear10PercentEvery1Minute")).unwrap();
+        let (canary, _) =
+            crate::spec::parse_strategy(&json!("Linear10PercentEvery1Minute")).unwrap();
         let plan = crate::plan::plan_with(&canary, 0, Some(HOUR));
-        let held: Vec<usize> = (0..plan.len()).filter(|i| plan[*i].pause.is_some()).collect();
+        let held: Vec<usize> = (0..plan.len())
+            .filter(|i| plan[*i].pause.is_some())
+            .collect();
         assert_eq!(held, [plan.len() - 2]);
         assert_eq!(pending(&plan, plan.len() - 1, None), Some(HOUR));
     }

@@ -12,6 +12,7 @@ mod notify_slack;
 mod notify_slack_burst;
 mod shift_traffic;
 mod shift_traffic_driver;
+mod shift_traffic_gates;
 mod shift_traffic_safety;
 mod shift_traffic_support;
 mod template;

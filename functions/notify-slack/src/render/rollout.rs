@@ -2,7 +2,7 @@
 //! step.
 
 use rollout_kit::{
-    ApprovalDetail, Outcome, RolloutDetail, RolloutEvent, ShiftDetail, ValidationDetail, step_label,
+    ApprovalDetail, Outcome, RolloutDetail, RolloutEvent, ShiftDetail, ValidationDetail,
 };
 
 use crate::blocks::{Card, code_block, escape};
@@ -175,7 +175,10 @@ fn shift_blocks(card: &mut Card, s: &ShiftDetail) {
 /// The pause, then the two commands, each in a code block a person copies as it is.
 fn approval_blocks(card: &mut Card, a: &ApprovalDetail) {
     let mut fields: Vec<(&str, String)> = vec![
-        ("Step", step_label(a.step, a.total_steps)),
+        (
+            "Step",
+            format!("{} of {}", a.step.min(a.total_steps), a.total_steps),
+        ),
         (
             "Green",
             format!(

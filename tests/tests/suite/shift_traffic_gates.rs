@@ -1,0 +1,172 @@
+//! Human gates: a rollout that pauses for a person, run by `statemachine/rollout.asl.json` in the
+//! bench's interpreter against the real shift-traffic binary and moto. The test plays the person:
+//! it reads the approval event the rollout published (with the task token in its commands) and
+//! answers the token as `send-task-success` / `send-task-failure` would, or lets it time out.
+
+use std::time::Duration;
+
+use crate::shift_traffic_support::{Alb, Ending, Execution, state_machine};
+use rollout_bench::Bench;
+use rollout_bench::asl::TaskTokens;
+use rollout_kit::{RolloutDetail, RolloutEvent};
+use serde_json::{Value, json};
+
+/// 10 % for 10 s, then a pause (`timeout_seconds` before the 1/1000 scale), then 100 %.
+fn paused(alb: &Alb, timeout_seconds: u64, on_timeout: &str) -> Value {
+    let mut spec = alb.spec(
+        "start",
+        json!({"steps": [
+            {"percent": 10, "wait_seconds": 10},
+            {"pause": {"timeout_seconds": timeout_seconds, "on_timeout": on_timeout}},
+            {"percent": 100},
+        ]}),
+    );
+    spec["time_scale"] = json!(0.001);
+    spec
+}
+
+/// The approval events published so far.
+fn approvals(bench: &Bench) -> Vec<rollout_kit::ApprovalDetail> {
+    bench
+        .front
+        .sns_messages()
+        .iter()
+        .filter_map(|m| serde_json::from_str::<RolloutEvent>(&m.message).ok())
+        .filter_map(|e| match e.detail {
+            RolloutDetail::Approval(a) => Some(a),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Waits for the execution's token and the approval event that carries it.
+async fn approval_asked(
+    bench: &Bench,
+    tokens: &TaskTokens,
+) -> (String, rollout_kit::ApprovalDetail) {
+    for _ in 0..400 {
+        if let (Some(token), Some(event)) = (tokens.pending().pop(), approvals(bench).pop()) {
+            return (token, event);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no approval was asked for");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_waits_for_approval_then_goes_on() {
+    let bench = Bench::start().await;
+    let alb = Alb::create(&bench).await;
+    let function = alb.function(&bench).await;
+    let execution = Execution::new(state_machine(), paused(&alb, 60_000, "rollback"));
+    let tokens = execution.tokens();
+    let person = async {
+        let (token, asked) = approval_asked(&bench, &tokens).await;
+        // The rollout holds at 10 % while it waits; the event says so and how to answer.
+        assert_eq!(alb.listener_weights().await, (900, 100));
+        assert_eq!(
+            (asked.green_percent, asked.next_green_percent),
+            (10.0, 100.0)
+        );
+        assert_eq!((asked.step, asked.total_steps), (2, 2));
+        assert_eq!(asked.on_timeout, "rollback");
+        assert_eq!(asked.timeout_seconds, 60);
+        assert!(
+            asked
+                .approve_command
+                .contains(&format!("send-task-success --task-token '{token}'")),
+            "{}",
+            asked.approve_command
+        );
+        assert!(asked.reject_command.contains("send-task-failure"));
+        tokens.succeed(&token, json!({"approved_by": "alice"}));
+    };
+    let (execution, ()) = tokio::join!(execution.run(&function, 100), person);
+    assert!(
+        matches!(execution.ending, Some(Ending::Succeeded(_))),
+        "{:?} {:?}",
+        execution.ending,
+        execution.names()
+    );
+    assert_eq!(alb.listener_weights().await, (0, 999));
+    let names = execution.names();
+    let asked = names
+        .iter()
+        .position(|n| *n == "AwaitApproval")
+        .expect("a pause");
+    assert_eq!(names[asked - 2], "Shift", "{names:?}");
+    assert_eq!(names[asked + 1], "Shift", "{names:?}");
+    assert_eq!(approvals(&bench).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_pause_rolls_back_with_the_reason() {
+    let bench = Bench::start().await;
+    let alb = Alb::create(&bench).await;
+    let function = alb.function(&bench).await;
+    let execution = Execution::new(state_machine(), paused(&alb, 60_000, "promote"));
+    let tokens = execution.tokens();
+    let person = async {
+        let (token, _) = approval_asked(&bench, &tokens).await;
+        tokens.fail(&token, "Rejected", "checkout latency doubled");
+    };
+    let (execution, ()) = tokio::join!(execution.run(&function, 100), person);
+    assert!(
+        matches!(&execution.ending, Some(Ending::Failed { error, .. }) if error == "RolledBack"),
+        "{:?}",
+        execution.ending
+    );
+    assert_eq!(alb.listener_weights().await, (999, 0));
+    let rolled_back = execution
+        .visits
+        .iter()
+        .find(|v| v.state == "Rollback")
+        .expect("a rollback");
+    let reason = rolled_back.output["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("Rejected: checkout latency doubled"),
+        "{reason}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_nobody_answers_does_what_its_on_timeout_says() {
+    let bench = Bench::start().await;
+    let alb = Alb::create(&bench).await;
+    let function = alb.function(&bench).await;
+    let all_blue = alb.listener_actions().await;
+    // 1000 s at 1/1000: a one-second pause.
+    for (on_timeout, ending, weights) in [
+        ("rollback", "RolledBack", (999, 0)),
+        ("promote", "", (0, 999)),
+        ("stop", "ApprovalTimedOut", (900, 100)),
+    ] {
+        // Each case from all blue, the listener free (a stopped rollout's lease outlives it).
+        alb.set_listener(all_blue.clone()).await;
+        alb.clear_lease(&alb.listener_arn).await;
+        let execution = Execution::new(state_machine(), paused(&alb, 1000, on_timeout))
+            .run(&function, 100)
+            .await;
+        match (&execution.ending, ending) {
+            (Some(Ending::Succeeded(_)), "") => {}
+            (Some(Ending::Failed { error, .. }), expected) if error == expected => {}
+            other => panic!("{on_timeout}: {other:?} {:?}", execution.names()),
+        }
+        assert_eq!(alb.listener_weights().await, weights, "{on_timeout}");
+        assert!(
+            execution.names().contains(&"ApprovalTimedOut?"),
+            "{on_timeout}: {:?}",
+            execution.names()
+        );
+        if on_timeout == "rollback" {
+            let rollback = execution.visits.iter().find(|v| v.state == "Rollback");
+            let reason = rollback
+                .map(|v| v.output["reason"].to_string())
+                .unwrap_or_default();
+            assert!(
+                reason.contains("nobody approved step 2 within 1 s"),
+                "{reason}"
+            );
+        }
+    }
+}
