@@ -10,15 +10,44 @@ use serde_json::{Value, json};
 
 use crate::{InvokeOutcome, LambdaFn, workspace_root};
 
-/// The rollout state machine's definition, with the function ARN substituted as SAM does.
+/// The function ARNs the definition names, as SAM substitutes them here.
+pub const SHIFT_TRAFFIC_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:shift-traffic";
+pub const VALIDATE_TRAFFIC_ARN: &str =
+    "arn:aws:lambda:us-east-1:123456789012:function:validate-traffic";
+
+/// The rollout state machine's definition, with the function ARNs substituted as SAM does.
 pub fn state_machine() -> Value {
     let path = workspace_root().join("statemachine/rollout.asl.json");
     let text = std::fs::read_to_string(&path).expect("read the state machine");
-    let text = text.replace(
-        "${ShiftTrafficFunctionArn}",
-        "arn:aws:lambda:us-east-1:123456789012:function:shift-traffic",
-    );
+    let text = text
+        .replace("${ShiftTrafficFunctionArn}", SHIFT_TRAFFIC_ARN)
+        .replace("${ValidateTrafficFunctionArn}", VALIDATE_TRAFFIC_ARN);
     serde_json::from_str(&text).expect("parse the state machine")
+}
+
+/// The functions a `lambda:invoke` task may name. One [`LambdaFn`] answers for every ARN (the
+/// rollout machine's tests that run shift-traffic alone); [`Lambdas`] maps each ARN to its own.
+pub trait Functions {
+    fn function(&self, arn: &str) -> &LambdaFn;
+}
+
+impl Functions for LambdaFn {
+    fn function(&self, _: &str) -> &LambdaFn {
+        self
+    }
+}
+
+/// Function ARN → the process that runs it.
+pub struct Lambdas<'a>(pub Vec<(&'a str, &'a LambdaFn)>);
+
+impl Functions for Lambdas<'_> {
+    fn function(&self, arn: &str) -> &LambdaFn {
+        self.0
+            .iter()
+            .find(|(a, _)| *a == arn)
+            .map(|(_, f)| *f)
+            .unwrap_or_else(|| panic!("no function {arn} on the bench"))
+    }
 }
 
 /// How a person (or a test) answered a task token.
@@ -147,7 +176,7 @@ impl Execution {
     }
 
     /// Runs to the end.
-    pub async fn run(mut self, function: &LambdaFn, max_states: usize) -> Execution {
+    pub async fn run(mut self, function: &impl Functions, max_states: usize) -> Execution {
         for _ in 0..max_states {
             if self.advance(function).await.is_none() {
                 return self;
@@ -199,8 +228,10 @@ impl Execution {
     async fn wait_for_token(
         &mut self,
         state: &Value,
-        function: &LambdaFn,
+        functions: &impl Functions,
     ) -> Result<Value, (String, String)> {
+        let function =
+            functions.function(state["Parameters"]["FunctionName"].as_str().unwrap_or(""));
         let token = self.tokens.issue(&self.id, self.visits.len());
         let payload = self.fill_with(&state["Parameters"], Some(&token))["Payload"].clone();
         let outcome = function
@@ -273,7 +304,7 @@ impl Execution {
     }
 
     /// Runs one state; `None` once the execution has ended.
-    pub async fn advance(&mut self, function: &LambdaFn) -> Option<&Visit> {
+    pub async fn advance(&mut self, functions: &impl Functions) -> Option<&Visit> {
         let name = self.current.clone()?;
         let state = self.definition["States"][&name].clone();
         assert!(state.is_object(), "no state {name}");
@@ -297,7 +328,7 @@ impl Execution {
                     .as_str()
                     .is_some_and(|r| r.ends_with(".waitForTaskToken")) =>
             {
-                match self.wait_for_token(&state, function).await {
+                match self.wait_for_token(&state, functions).await {
                     Ok(output) => {
                         self.data = put(
                             &self.data,
@@ -325,7 +356,13 @@ impl Execution {
                 }
             }
             "Task" => {
-                let payload = parameters(&state["Parameters"], &self.data);
+                let payload = match state["Parameters"].get("Payload") {
+                    // A payload template: `"key.$"` paths and the context object.
+                    Some(_) => self.fill(&state["Parameters"])["Payload"].clone(),
+                    None => parameters(&state["Parameters"], &self.data),
+                };
+                let function =
+                    functions.function(state["Parameters"]["FunctionName"].as_str().unwrap_or(""));
                 let outcome = function
                     .invoke_with_timeout(payload, Duration::from_secs(60))
                     .await
@@ -333,7 +370,14 @@ impl Execution {
                 match outcome {
                     InvokeOutcome::Response(value) => {
                         let result = json!({"StatusCode": 200, "Payload": value});
-                        self.data = get(&result, state["OutputPath"].as_str().unwrap_or("$"));
+                        // ResultPath places the task's result in the input, OutputPath picks
+                        // what goes on: each defaults to `$`.
+                        let placed = put(
+                            &self.data,
+                            state["ResultPath"].as_str().unwrap_or("$"),
+                            result,
+                        );
+                        self.data = get(&placed, state["OutputPath"].as_str().unwrap_or("$"));
                         self.current = next;
                         self.attempts = 0;
                     }

@@ -103,6 +103,13 @@ pub struct Input {
     /// machine; with `approval`, the step it names runs.
     #[serde(default)]
     pub approved: Option<Value>,
+    /// The state machine's probe request for validate-traffic before the first shift; this
+    /// function does not act on it (the state machine does).
+    #[serde(default, rename = "validate")]
+    _validate: Option<IgnoredAny>,
+    /// validate-traffic's answer to it, kept by the state machine.
+    #[serde(default, rename = "validation")]
+    _validation: Option<IgnoredAny>,
     // Returned by the previous step; recomputed, never trusted.
     #[serde(default, rename = "status")]
     _status: Option<IgnoredAny>,
