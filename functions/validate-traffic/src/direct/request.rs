@@ -19,8 +19,9 @@ pub const SETTINGS: &str = "settings";
 pub const ROLLOUT_ID: &str = "rollout_id";
 /// The `hookDetails` setting a probe request sets with its target, never in `settings`.
 const TARGET_SETTING: &str = "targetUrl";
-/// A rollout id names the rollout in logs and in Slack: an id, not a document.
-const ROLLOUT_ID_CHARS: usize = 128;
+/// A rollout id names the rollout in logs and in Slack: an id, not a document, but long enough
+/// for a Step Functions execution ARN (`$$.Execution.Id`, up to about 260 characters).
+const ROLLOUT_ID_CHARS: usize = 512;
 /// Unknown keys are quoted in the message up to this length.
 const KEY_CHARS: usize = 64;
 
@@ -208,6 +209,17 @@ mod tests {
         assert_eq!(request.settings["maxP95Ms"], 300);
         assert_eq!(request.rollout_id.as_deref(), Some("shop-42"));
 
+        // The state machine names the rollout by its execution ARN: the longest kind fits.
+        let execution = format!(
+            "arn:aws-us-gov:states:us-gov-west-1:123456789012:express:{}:{}:{}",
+            "m".repeat(80),
+            "e".repeat(80),
+            "0f3c1e2a-5b6d-4e7f-8a9b-0c1d2e3f4a5b"
+        );
+        let request =
+            parse(&json!({"probe": {"rule_arn": RULE}, "rollout_id": execution})).unwrap();
+        assert_eq!(request.rollout_id, Some(execution));
+
         let request = parse(&json!({"probe": {"rule_arn": RULE, "settings": null}})).unwrap();
         assert_eq!(request.target, DirectTarget::Rule(RULE.into()));
         assert!(request.settings.is_empty() && request.rollout_id.is_none());
@@ -273,8 +285,8 @@ mod tests {
                 "rollout_id must be a string",
             ),
             (
-                json!({"probe": {"target_url": "https://x"}, "rollout_id": "x".repeat(129)}),
-                "longer than 128",
+                json!({"probe": {"target_url": "https://x"}, "rollout_id": "x".repeat(513)}),
+                "longer than 512",
             ),
         ] {
             let err = parse(&payload).unwrap_err();
