@@ -331,6 +331,42 @@ pub async fn run(function: Function, event: Value, played_in: World, quiet: bool
                 side_effects,
             )
         }
+        Function::ValidateTraffic if event.get("probe").is_some() => {
+            // A direct probe request: its listener becomes the world's test listener, green
+            // answers behind it, and the verdict is the return value (no CodeDeploy report).
+            if event["probe"].get("listener_arn").is_some() {
+                let old = short(&event["probe"]["listener_arn"]);
+                event["probe"]["listener_arn"] = json!(world.test_listener_arn);
+                substitutions.push(format!(
+                    "probe.listener_arn: {old} → {} (the world's test listener, in front of green)",
+                    short(&event["probe"]["listener_arn"])
+                ));
+            }
+            let green =
+                HttpTarget::start_with(Behavior::ok(r#"{"status":"ok","version":"2"}"#)).await;
+            let proxy = ForwardProxy::start().await;
+            proxy.route(
+                &format!("{}:{TEST_PORT}", world.load_balancer_dns),
+                green.addr(),
+            );
+            out.progress(format!(
+                "probe request: green (answers 200 {{\"status\":\"ok\"}}) on {} behind the test \
+                 listener through the forward proxy",
+                green.addr()
+            ));
+            let env = function_env(function.name(), &world, &proxy.url(), "").unwrap_or_default();
+            let lambda = start(&mut out, function, &bench, &env_refs(&env)).await;
+            let invocation = invoke(&mut out, &lambda, &substitutions, &event).await;
+            let side_effects = validate_traffic_effects(&bench, green.requests());
+            Report::new(
+                function,
+                substitutions,
+                event,
+                invocation,
+                lambda.logs(),
+                side_effects,
+            )
+        }
         Function::ValidateTraffic if played_in == World::LambdaDeployment => {
             crate::lambda_world::create_role(&bench).await;
             let deployment_id =

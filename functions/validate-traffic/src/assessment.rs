@@ -26,8 +26,17 @@ pub struct Assessment {
 /// at one stage.
 #[derive(Debug, Clone, Copy)]
 pub enum VerdictOf<'a> {
-    CodeDeploy { deployment_id: &'a str },
-    Ecs { label: &'a str, stage: &'a str },
+    CodeDeploy {
+        deployment_id: &'a str,
+    },
+    Ecs {
+        label: &'a str,
+        stage: &'a str,
+    },
+    /// A direct probe request, named by its rollout id (or `direct`).
+    Direct {
+        rollout_id: &'a str,
+    },
 }
 
 impl Assessment {
@@ -37,6 +46,7 @@ impl Assessment {
         let (deployment_id, deployment, stage) = match of {
             VerdictOf::CodeDeploy { deployment_id } => (Some(deployment_id), None, None),
             VerdictOf::Ecs { label, stage } => (None, Some(label), Some(stage)),
+            VerdictOf::Direct { rollout_id } => (None, Some(rollout_id), None),
         };
         let stats = self.stats.clone().unwrap_or_default();
         tracing::info!(

@@ -161,6 +161,28 @@ pub async fn discover(
     until: Instant,
 ) -> Result<Target, Error> {
     let (listener_arn, listener) = test_listener(codedeploy, elb, facts, until).await?;
+    target_of(elb, listener_arn, &listener, until).await
+}
+
+/// A listener named by its ARN (a direct probe request's `listener_arn`): DescribeListeners →
+/// DescribeLoadBalancers, as for the deployment group's test listener.
+pub async fn listener_target(
+    elb: &impl LoadBalancers,
+    listener_arn: &str,
+    until: Instant,
+) -> Result<Target, Error> {
+    let listener = describe_listener(elb, listener_arn, until).await?;
+    target_of(elb, listener_arn.to_string(), &listener, until).await
+}
+
+/// The listener's URL (its load balancer's DNS name, its port and protocol) and green, the
+/// target group it forwards to.
+async fn target_of(
+    elb: &impl LoadBalancers,
+    listener_arn: String,
+    listener: &Listener,
+    until: Instant,
+) -> Result<Target, Error> {
     let port = listener
         .port()
         .ok_or_else(|| Error::BadListener(format!("{listener_arn} has no port")))?;
@@ -194,6 +216,24 @@ pub async fn discover(
     })
 }
 
+async fn describe_listener(
+    elb: &impl LoadBalancers,
+    listener_arn: &str,
+    until: Instant,
+) -> Result<Listener, Error> {
+    let listeners = retried("DescribeListeners", until, || {
+        elb.describe_listener(listener_arn)
+    })
+    .await
+    .map_err(|failed| failed.into_error("DescribeListeners"))?;
+    listeners
+        .listeners
+        .unwrap_or_default()
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::BadListener(format!("{listener_arn} not found")))
+}
+
 /// The test listener the deployment group routes test traffic through: its ARN and description.
 async fn test_listener(
     codedeploy: &impl Deployments,
@@ -225,17 +265,7 @@ async fn test_listener(
             group: group.clone(),
         })?;
 
-    let listeners = retried("DescribeListeners", until, || {
-        elb.describe_listener(&listener_arn)
-    })
-    .await
-    .map_err(|failed| failed.into_error("DescribeListeners"))?;
-    let listener = listeners
-        .listeners
-        .unwrap_or_default()
-        .into_iter()
-        .next()
-        .ok_or_else(|| Error::BadListener(format!("{listener_arn} not found")))?;
+    let listener = describe_listener(elb, &listener_arn, until).await?;
     Ok((listener_arn, listener))
 }
 

@@ -13,6 +13,11 @@ pub enum Error {
     /// (ECS rolls back on a missing answer anyway); shares the `InvalidEvent` kind.
     #[error("not a valid ECS lifecycle hook event: {0}")]
     InvalidEcsEvent(String),
+    /// A direct probe request (`{"probe": {…}}`) whose shape is wrong: no target or two, a value
+    /// of the wrong type, an unknown key. An error, not a verdict: the caller's wiring is wrong,
+    /// not green. Shares the `InvalidEvent` kind; never carries a value, only key names.
+    #[error("not a valid probe request: {0}")]
+    InvalidProbeRequest(String),
     /// CodeDeploy does not know the deployment; a report would be refused too.
     #[error("deployment {0} does not exist")]
     DeploymentNotFound(String),
@@ -70,7 +75,9 @@ pub enum Error {
 impl ErrorKind for Error {
     fn kind(&self) -> &'static str {
         match self {
-            Error::InvalidEvent(_) | Error::InvalidEcsEvent(_) => "InvalidEvent",
+            Error::InvalidEvent(_) | Error::InvalidEcsEvent(_) | Error::InvalidProbeRequest(_) => {
+                "InvalidEvent"
+            }
             Error::DeploymentNotFound(_) => "DeploymentNotFound",
             Error::InvalidConfig(_) => "InvalidConfig",
             Error::Aws { .. } => "AwsError",

@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::hook::{self, Hook};
 use crate::ports::{Aws, Ports};
 use crate::report;
-use crate::{codedeploy, ecs, probe};
+use crate::{codedeploy, direct, ecs, probe};
 
 /// AWS lookups (discovery, readiness) end this much before the deadline guard, so a lookup that
 /// keeps failing is reported with its own cause rather than as "deadline guard".
@@ -144,14 +144,16 @@ impl Budget {
 }
 
 /// One invocation: which engine sent it decides how the event is read, how green is found and
-/// how the verdict is delivered ([`crate::codedeploy`], [`crate::ecs`]); the probe and the
-/// verdict are the same for both.
+/// how the verdict is delivered ([`crate::codedeploy`], [`crate::ecs`], and [`crate::direct`]
+/// for a probe request without an engine); the probe and the verdict are the same for all.
 pub async fn handle<P: Ports>(deps: &Deps<P>, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let (payload, context) = event.into_parts();
     match hook::read(payload)? {
         Hook::CodeDeploy(hook) => codedeploy::handle(deps, hook, context).await,
         // ECS reads the answer itself: every path, a malformed event included, returns one.
         Hook::Ecs(payload) => Ok(ecs::handle(deps, payload, context).await),
+        // A probe request reads the verdict from the return value; only its shape is an error.
+        Hook::Probe(payload) => direct::handle(deps, payload, context).await,
     }
 }
 

@@ -3,8 +3,11 @@
 //! CodeDeploy sends `{"DeploymentId", "LifecycleEventHookExecutionId"}` and waits for
 //! `PutLifecycleEventHookExecutionStatus`; ECS built-in deployments send `{"executionId",
 //! "lifecycleStage", "resourceArn", "executionDetails", "hookDetails"}` and read the function's
-//! return value. The keys tell them apart; the rest of each shape is read by its engine
-//! ([`parse_event`] here for CodeDeploy, [`crate::ecs::event`] for ECS).
+//! return value. A third caller is no deployment engine: a direct probe request
+//! `{"probe": {…}, "rollout_id"}` (a state machine validating its own rollout) reads the verdict
+//! from the return value too. The keys tell them apart; the rest of each shape is read by its
+//! engine ([`parse_event`] here for CodeDeploy, [`crate::ecs::event`] for ECS,
+//! [`crate::direct::request`] for probe requests).
 
 use aws_lambda_events::event::codedeploy::CodeDeployLifecycleEvent;
 use serde_json::Value;
@@ -19,6 +22,8 @@ pub const ECS_KEYS: &[&str] = &[
     "executionDetails",
     "hookDetails",
 ];
+/// The key of a direct probe request.
+pub const PROBE_KEY: &str = "probe";
 /// The keys of a CodeDeploy lifecycle hook payload.
 const CODEDEPLOY_KEYS: &[&str] = &["DeploymentId", "LifecycleEventHookExecutionId"];
 
@@ -28,15 +33,32 @@ pub enum Hook {
     CodeDeploy(CodeDeployLifecycleEvent),
     /// Read further (and answered, even when malformed) by [`crate::ecs`].
     Ecs(Value),
+    /// A direct probe request; read further by [`crate::direct`].
+    Probe(Value),
 }
 
-/// An object with an ECS key and no CodeDeploy key is an ECS invocation; everything else is
-/// read as CodeDeploy's, whose errors are what they always were.
+/// An object with an ECS key and no CodeDeploy key is an ECS invocation; one with a `probe` key
+/// and neither engine's keys is a direct probe request; everything else is read as CodeDeploy's,
+/// whose errors are what they always were.
 pub fn read(payload: Value) -> Result<Hook, Error> {
     if is_ecs(&payload) {
         return Ok(Hook::Ecs(payload));
     }
+    if is_probe(&payload) {
+        return Ok(Hook::Probe(payload));
+    }
     parse_event(payload).map(Hook::CodeDeploy)
+}
+
+pub fn is_probe(payload: &Value) -> bool {
+    let Some(object) = payload.as_object() else {
+        return false;
+    };
+    object.contains_key(PROBE_KEY)
+        && !ECS_KEYS
+            .iter()
+            .chain(CODEDEPLOY_KEYS)
+            .any(|k| object.contains_key(*k))
 }
 
 pub fn is_ecs(payload: &Value) -> bool {
@@ -119,6 +141,20 @@ mod tests {
         let both = json!({"DeploymentId": "d-1", "LifecycleEventHookExecutionId": "e",
                           "executionId": "x"});
         assert!(matches!(read(both), Ok(Hook::CodeDeploy(_))));
+        // A probe request, even a malformed one, is read by the direct path.
+        for probe in [
+            json!({"probe": {"target_url": "https://green.example.com"}}),
+            json!({"probe": "text"}),
+            json!({"probe": null, "rollout_id": "r-1"}),
+        ] {
+            assert!(matches!(read(probe.clone()), Ok(Hook::Probe(_))), "{probe}");
+        }
+        // An engine's keys win over `probe`.
+        let ecs_too = json!({"probe": {}, "executionId": "x"});
+        assert!(matches!(read(ecs_too), Ok(Hook::Ecs(_))));
+        let codedeploy_too =
+            json!({"probe": {}, "DeploymentId": "d-1", "LifecycleEventHookExecutionId": "e"});
+        assert!(matches!(read(codedeploy_too), Ok(Hook::CodeDeploy(_))));
         for neither in [json!({}), json!({"other": 1}), json!("text"), json!(null)] {
             assert!(
                 matches!(read(neither.clone()), Err(Error::InvalidEvent(_))),

@@ -8,8 +8,10 @@
 //! path Lambda runs. Those tests run on the real clock (a paused clock would jump ahead while
 //! the socket is waited on); the deadline tests never reach the probe and run on a paused clock.
 //! The bench tests (`tests/tests/suite/validate_traffic.rs`) prove the same paths end to end.
-//! The ECS built-in deployments' path runs against the same account in [`ecs`].
+//! The ECS built-in deployments' path runs against the same account in [`ecs`], direct probe
+//! requests in [`direct`].
 
+mod direct;
 mod ecs;
 mod lambda;
 

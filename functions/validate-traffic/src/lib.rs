@@ -7,12 +7,15 @@
 //! delivered differ: `codedeploy` (`discovery` finds green through the deployment group's test
 //! listener and waits for it, `report` tells CodeDeploy) and `ecs` (ECS built-in deployments:
 //! the stage decides, a service revision's listener rule leads to green, the verdict is the
-//! return value). The rest is one: `probe` sends the requests, `verdict` judges them,
+//! return value); the third contract has no engine: `direct` answers a probe request (a URL, a
+//! listener or a listener rule, from a state machine running its own rollout) with the verdict as
+//! the return value. The rest is one: `probe` sends the requests, `verdict` judges them,
 //! `assessment` words the result, `notify` builds the rollout event for the channel.
 
 pub mod assessment;
 pub mod codedeploy;
 pub mod config;
+pub mod direct;
 pub mod discovery;
 pub mod ecs;
 pub mod error;

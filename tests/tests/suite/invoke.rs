@@ -165,3 +165,37 @@ fn unknown_function_and_bad_event_files_are_refused_before_the_bench_starts() {
     // A path relative to events/ is found too.
     assert!(invoke::load_event(Function::ShiftTraffic, "shift-traffic/status.json").is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_request_sample_is_answered_with_a_verdict_not_a_codedeploy_report() {
+    let report = run(
+        Function::ValidateTraffic,
+        "events/validate-traffic/probe-request.json",
+    )
+    .await;
+    let response = report.invocation.response();
+    assert_eq!(response["verdict"], "Passed", "{}", report.text);
+    assert_eq!(response["requests"], 20, "{}", report.text);
+    let SideEffects::ValidateTraffic {
+        hook_reports,
+        probes,
+        ..
+    } = &report.side_effects
+    else {
+        panic!("{:?}", report.side_effects)
+    };
+    assert!(
+        hook_reports.is_empty(),
+        "CodeDeploy was called: {}",
+        report.text
+    );
+    assert_eq!(probes.len(), 20, "{}", report.text);
+    assert!(
+        report
+            .substitutions
+            .iter()
+            .any(|s| s.starts_with("probe.listener_arn")),
+        "{:?}",
+        report.substitutions
+    );
+}

@@ -17,6 +17,7 @@ mod shift_traffic_safety;
 mod shift_traffic_support;
 mod template;
 mod validate_traffic;
+mod validate_traffic_direct;
 mod validate_traffic_ecs;
 mod validate_traffic_lambda;
 mod world;

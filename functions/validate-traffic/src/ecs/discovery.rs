@@ -69,7 +69,18 @@ pub async fn discover(
             revision: revision_arn.to_string(),
             field: route.rule_field(),
         })?;
+    via_rule(elb, rule_arn, label, until).await
+}
 
+/// From a listener rule (or, for a network load balancer, a listener) to the URL and the
+/// conditions to meet: DescribeRules → DescribeListeners → DescribeLoadBalancers. `label` names
+/// the route in errors (`test`, `production`, `requested`).
+pub async fn via_rule(
+    elb: &impl LoadBalancers,
+    rule_arn: String,
+    label: &'static str,
+    until: Instant,
+) -> Result<RouteTarget, Error> {
     let (listener_arn, conditions) = match listener_of_rule(&rule_arn) {
         Some(listener_arn) => {
             let rules = retried("DescribeRules", until, || elb.describe_rule(&rule_arn))

@@ -22,7 +22,7 @@ const DEPLOYMENT: &str = "arn:aws:ecs:us-east-1:1:service-deployment/prod/shop/d
 
 /// How the local green answers.
 #[derive(Clone, Copy, PartialEq)]
-enum Green {
+pub(super) enum Green {
     Healthy,
     Failing,
     /// 200 only with `X-Canary: true`, as green behind a header rule; without it the request
@@ -32,18 +32,18 @@ enum Green {
     Hangs,
 }
 
-struct Served {
-    port: u16,
+pub(super) struct Served {
+    pub(super) port: u16,
     heads: Arc<Mutex<Vec<String>>>,
 }
 
 impl Served {
-    fn heads(&self) -> Vec<String> {
+    pub(super) fn heads(&self) -> Vec<String> {
         self.heads.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
-async fn serve(green: Green) -> Served {
+pub(super) async fn serve(green: Green) -> Served {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a local port");
@@ -91,7 +91,7 @@ async fn serve(green: Green) -> Served {
     Served { port, heads }
 }
 
-fn canary_rule() -> RuleCondition {
+pub(super) fn canary_rule() -> RuleCondition {
     RuleCondition::builder()
         .field("http-header")
         .http_header_config(
