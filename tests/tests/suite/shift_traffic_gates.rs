@@ -170,3 +170,86 @@ async fn a_pause_nobody_answers_does_what_its_on_timeout_says() {
         }
     }
 }
+
+/// validate-traffic, started next to shift-traffic for the state machine's `Validate` state.
+async fn validator(bench: &Bench, alb: &Alb) -> rollout_bench::LambdaFn {
+    rollout_bench::LambdaFn::start(
+        "validate-traffic",
+        bench,
+        &[("NOTIFICATION_TOPIC_ARN", alb.topic_arn.as_str())],
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_validation_ends_the_rollout_before_anything_is_written() {
+    use rollout_bench::asl::{Lambdas, SHIFT_TRAFFIC_ARN, VALIDATE_TRAFFIC_ARN};
+    use rollout_bench::{Behavior, HttpTarget};
+
+    let bench = Bench::start().await;
+    let alb = Alb::create(&bench).await;
+    let shift = alb.function(&bench).await;
+    let validate = validator(&bench, &alb).await;
+    let functions = Lambdas(vec![
+        (SHIFT_TRAFFIC_ARN, &shift),
+        (VALIDATE_TRAFFIC_ARN, &validate),
+    ]);
+    let green = HttpTarget::start_with(Behavior::status(503, "checkout v2: no database")).await;
+    let before = alb.listener_actions().await;
+
+    let mut input = alb.spec("start", json!("Canary10Percent5Minutes"));
+    input["validate"] = json!({"target_url": green.url(), "settings": {"probeRequests": 4}});
+    let execution = Execution::new(state_machine(), input)
+        .run(&functions, 50)
+        .await;
+    match &execution.ending {
+        Some(Ending::Failed { error, cause }) => {
+            assert_eq!(error, "ValidationFailed");
+            assert!(cause.contains("success ratio"), "{cause}");
+        }
+        other => panic!("{other:?} {:?}", execution.names()),
+    }
+    assert_eq!(
+        execution.names(),
+        [
+            "Identify",
+            "Begin",
+            "Validate?",
+            "Validate",
+            "Validated?",
+            "ValidationFailed"
+        ]
+    );
+    // Nothing was ever written, no lease was taken, and the verdict's evidence went out.
+    assert_eq!(bench.front.count("ModifyListener"), 0);
+    assert_eq!(alb.listener_actions().await, before);
+    assert!(alb.lease(&alb.listener_arn).await.is_none());
+    assert_eq!(green.request_count(), 4);
+    let evidence: Vec<String> = bench
+        .front
+        .sns_messages()
+        .iter()
+        .filter_map(|m| serde_json::from_str::<RolloutEvent>(&m.message).ok())
+        .filter_map(|e| match e.detail {
+            RolloutDetail::Validation(v) => Some(v.failures.join(" | ")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(evidence.len(), 1, "{evidence:?}");
+    assert!(evidence[0].contains("503"), "{evidence:?}");
+
+    // The same rollout with a healthy green validates, then shifts as always.
+    green.set(Behavior::ok("checkout v2 ok"));
+    let mut input = alb.spec("start", json!("AllAtOnce"));
+    input["validate"] = json!({"target_url": green.url(), "settings": {"probeRequests": 4}});
+    let execution = Execution::new(state_machine(), input)
+        .run(&functions, 50)
+        .await;
+    assert!(
+        matches!(execution.ending, Some(Ending::Succeeded(_))),
+        "{:?} {:?}",
+        execution.ending,
+        execution.names()
+    );
+    assert_eq!(alb.listener_weights().await, (0, 999));
+}
