@@ -132,8 +132,10 @@ pub struct Visit {
 }
 
 /// A Step Functions execution of the subset of ASL the rollout machine uses (Pass with `Result`
-/// or `Parameters` (input and `$$.Execution.Id` paths), Task with
-/// `lambda:invoke`, Retry, Catch, Choice with `And`/`IsPresent`/`StringEquals`/`BooleanEquals`,
+/// or `Parameters` (input and `$$.Execution.Id` / `$$.Task.Token` paths, nested templates), Task
+/// with `lambda:invoke` (by `FunctionName`, `ResultPath`, `OutputPath`) and
+/// `lambda:invoke.waitForTaskToken` (answered through [`TaskTokens`], `TimeoutSecondsPath`,
+/// `States.Timeout`), Retry, Catch, Choice with `And`/`IsPresent`/`StringEquals`/`BooleanEquals`,
 /// Wait with `Seconds` or `SecondsPath`, Succeed, Fail; JSONPath `$` and `$.a.b`; a state's
 /// `Comment` is ignored), run one state at a time so a test can look at the listener between
 /// states. Waits are real (the spec's `time_scale` shortens them, the watch loop's too);
@@ -272,8 +274,27 @@ impl Execution {
         }
     }
 
+    /// Whether a task's error is retried (one visit per attempt, as Step Functions counts them;
+    /// the interval is skipped). Resets the count once the retries are spent.
+    fn retries(&mut self, state: &Value, name: &str, error_type: &str) -> bool {
+        if let Some(retry) = matching(&state["Retry"], error_type) {
+            let max = retry["MaxAttempts"].as_u64().unwrap_or(3) as u32;
+            if self.attempts < max {
+                self.attempts += 1;
+                self.visits.push(Visit {
+                    state: format!("{name} (retry)"),
+                    output: json!({"Error": error_type}),
+                    at: std::time::Instant::now(),
+                });
+                return true;
+            }
+        }
+        self.attempts = 0;
+        false
+    }
+
     /// A task's error: the first matching catcher's state, or the end of the execution.
-    fn catch(&mut self, state: &Value, _name: &str, error_type: String, cause: String) {
+    fn catch(&mut self, state: &Value, error_type: String, cause: String) {
         let error = json!({"Error": error_type, "Cause": cause});
         match matching(&state["Catch"], &error_type) {
             Some(catcher) => {
@@ -338,20 +359,10 @@ impl Execution {
                         self.current = next;
                     }
                     Err((error_type, cause)) => {
-                        if let Some(retry) = matching(&state["Retry"], &error_type) {
-                            let max = retry["MaxAttempts"].as_u64().unwrap_or(3) as u32;
-                            if self.attempts < max {
-                                self.attempts += 1;
-                                self.visits.push(Visit {
-                                    state: format!("{name} (retry)"),
-                                    output: json!({"Error": error_type}),
-                                    at: std::time::Instant::now(),
-                                });
-                                return self.visits.last();
-                            }
+                        if self.retries(&state, &name, &error_type) {
+                            return self.visits.last();
                         }
-                        self.attempts = 0;
-                        self.catch(&state, &name, error_type, cause);
+                        self.catch(&state, error_type, cause);
                     }
                 }
             }
@@ -387,20 +398,10 @@ impl Execution {
                     } => {
                         let cause = json!({"errorType": error_type, "errorMessage": error_message})
                             .to_string();
-                        if let Some(retry) = matching(&state["Retry"], &error_type) {
-                            let max = retry["MaxAttempts"].as_u64().unwrap_or(3) as u32;
-                            if self.attempts < max {
-                                self.attempts += 1;
-                                self.visits.push(Visit {
-                                    state: format!("{name} (retry)"),
-                                    output: json!({"Error": error_type}),
-                                    at: std::time::Instant::now(),
-                                });
-                                return self.visits.last();
-                            }
+                        if self.retries(&state, &name, &error_type) {
+                            return self.visits.last();
                         }
-                        self.attempts = 0;
-                        self.catch(&state, &name, error_type, cause);
+                        self.catch(&state, error_type, cause);
                     }
                     other => panic!("task {name}: {other:?}"),
                 }

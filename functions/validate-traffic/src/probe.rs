@@ -60,27 +60,42 @@ async fn send_all(
     expect: &Expectations,
     count: u32,
 ) -> Vec<Sample> {
+    bounded(count, spec.concurrency, |index| {
+        probe_one(client, base, spec, expect, index)
+    })
+    .await
+}
+
+/// Runs `count` samples, `concurrency` at a time: each is created only when a slot frees up, so
+/// memory follows the concurrency, not the count. Shared by the HTTP probe and the Lambda
+/// invocations ([`crate::lambda::invoke`]).
+pub(crate) async fn bounded<F>(
+    count: u32,
+    concurrency: u32,
+    mut sample: impl FnMut(usize) -> F,
+) -> Vec<Sample>
+where
+    F: Future<Output = Sample> + Send + 'static,
+{
     let count = count as usize;
-    let in_flight_limit = (spec.concurrency as usize).max(1);
+    let in_flight_limit = (concurrency as usize).max(1);
     let mut tasks = JoinSet::new();
     let mut samples = Vec::with_capacity(count);
     let mut started = 0;
-    // A request is created only when a slot frees up, so memory follows the concurrency,
-    // not the request count.
     loop {
         while started < count && tasks.len() < in_flight_limit {
-            tasks.spawn(probe_one(client, base, spec, expect, started));
+            tasks.spawn(sample(started));
             started += 1;
         }
         match tasks.join_next().await {
             Some(Ok(sample)) => samples.push(sample),
-            // A request task cannot panic on its own input; count it as a failure if it does.
+            // A sample task cannot panic on its own input; count it as a failure if it does.
             Some(Err(_)) => samples.push(Sample {
                 path: String::new(),
                 latency: Duration::ZERO,
                 result: SampleResult::TransportError {
                     kind: "internal",
-                    detail: "request task failed".into(),
+                    detail: "sample task failed".into(),
                 },
             }),
             None => break,

@@ -214,7 +214,6 @@ async fn a_failing_validation_ends_the_rollout_before_anything_is_written() {
         [
             "Identify",
             "Begin",
-            "Validate?",
             "Validate",
             "Validated?",
             "ValidationFailed"

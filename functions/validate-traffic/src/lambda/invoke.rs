@@ -2,16 +2,14 @@
 //! answer becomes a [`Sample`]: a function error, a refused or timed-out call, or a payload the
 //! body checks judge exactly as they judge an HTTP body.
 
-use std::time::Duration;
-
 use aws_sdk_codedeploy::config::http::HttpResponse;
 use aws_sdk_codedeploy::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::operation::invoke::{InvokeError, InvokeOutput};
-use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::config::ProbeSpec;
 use crate::ports::Functions;
+use crate::probe::bounded;
 use crate::redact::Redactor;
 use crate::verdict::{Expectations, Sample, SampleResult, classify_redacted, excerpt_redacted};
 
@@ -41,55 +39,33 @@ async fn invoke_all(
     expect: &Expectations,
     count: u32,
 ) -> Vec<Sample> {
-    let count = count as usize;
-    let limit = (spec.concurrency as usize).max(1);
-    let mut tasks = JoinSet::new();
-    let mut samples = Vec::with_capacity(count);
-    let mut started = 0;
-    loop {
-        while started < count && tasks.len() < limit {
-            let index = started % spec.payloads.len().max(1);
-            let payload = spec.payloads.get(index).cloned().unwrap_or_default();
-            let (functions, function, qualifier) = (
-                functions.clone(),
-                function.to_string(),
-                qualifier.to_string(),
-            );
-            let (expect, redactor, timeout) = (expect.clone(), spec.redactor.clone(), spec.timeout);
-            tasks.spawn(async move {
-                let began = Instant::now();
-                let answer = tokio::time::timeout(
-                    timeout,
-                    functions.invoke(&function, &qualifier, &payload),
-                )
-                .await;
-                let latency = began.elapsed();
-                let result = match answer {
-                    Ok(answer) => classify(answer, &expect, &redactor),
-                    Err(_) => SampleResult::Timeout,
-                };
-                Sample {
-                    path: format!("payload {index}"),
-                    latency,
-                    result,
-                }
-            });
-            started += 1;
+    bounded(count, spec.concurrency, |index| {
+        let index = index % spec.payloads.len().max(1);
+        let payload = spec.payloads.get(index).cloned().unwrap_or_default();
+        let (functions, function, qualifier) = (
+            functions.clone(),
+            function.to_string(),
+            qualifier.to_string(),
+        );
+        let (expect, redactor, timeout) = (expect.clone(), spec.redactor.clone(), spec.timeout);
+        async move {
+            let began = Instant::now();
+            let answer =
+                tokio::time::timeout(timeout, functions.invoke(&function, &qualifier, &payload))
+                    .await;
+            let latency = began.elapsed();
+            let result = match answer {
+                Ok(answer) => classify(answer, &expect, &redactor),
+                Err(_) => SampleResult::Timeout,
+            };
+            Sample {
+                path: format!("payload {index}"),
+                latency,
+                result,
+            }
         }
-        match tasks.join_next().await {
-            Some(Ok(sample)) => samples.push(sample),
-            Some(Err(_)) => samples.push(Sample {
-                path: String::new(),
-                latency: Duration::ZERO,
-                result: SampleResult::TransportError {
-                    kind: "internal",
-                    detail: "invocation task failed".into(),
-                },
-            }),
-            None => break,
-        }
-    }
-    samples
+    })
+    .await
 }
 
 /// One invocation's answer, judged. Pure.
