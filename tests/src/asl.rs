@@ -132,7 +132,7 @@ pub struct Visit {
 }
 
 /// A Step Functions execution of the subset of ASL the rollout machine uses (Pass with `Result`
-/// or `Parameters` (input and `$$.Execution.Id` / `$$.Task.Token` paths, nested templates), Task
+/// or `Parameters` (input and `$$.Execution.Id` / `.Name` / `$$.Task.Token` paths, nested templates), Task
 /// with `lambda:invoke` (by `FunctionName`, `ResultPath`, `OutputPath`) and
 /// `lambda:invoke.waitForTaskToken` (answered through [`TaskTokens`], `TimeoutSecondsPath`,
 /// `States.Timeout`), Retry, Catch, Choice with `And`/`IsPresent`/`StringEquals`/`BooleanEquals`,
@@ -191,7 +191,7 @@ impl Execution {
     }
 
     /// A `Parameters` template: `"key.$"` takes a path of the input (`$…`) or of the context
-    /// object (`$$.Execution.Id`, `$$.Task.Token`), nested objects are filled in turn, every
+    /// object (`$$.Execution.Id`, `$$.Execution.Name`, `$$.Task.Token`), nested objects are filled in turn, every
     /// other key keeps its value as written.
     fn fill(&self, template: &Value) -> Value {
         self.fill_with(template, None)
@@ -201,7 +201,8 @@ impl Execution {
         let Some(fields) = template.as_object() else {
             return template.clone();
         };
-        let context = json!({"Execution": {"Id": self.id}, "Task": {"Token": token}});
+        let name = self.id.rsplit(':').next().unwrap_or(&self.id);
+        let context = json!({"Execution": {"Id": self.id, "Name": name}, "Task": {"Token": token}});
         let mut out = serde_json::Map::new();
         for (key, value) in fields {
             match key.strip_suffix(".$") {

@@ -236,6 +236,14 @@ async fn a_failing_validation_ends_the_rollout_before_anything_is_written() {
         .collect();
     assert_eq!(evidence.len(), 1, "{evidence:?}");
     assert!(evidence[0].contains("503"), "{evidence:?}");
+    // The verdict names the rollout by its execution's name, as Slack shows it.
+    let named = bench.front.sns_messages().iter().any(|m| {
+        serde_json::from_str::<RolloutEvent>(&m.message).is_ok_and(|e| {
+            matches!(e.detail, RolloutDetail::Validation(v) if !v.deployment_id.starts_with("arn:")
+                && v.deployment_id.starts_with("run-"))
+        })
+    });
+    assert!(named, "{:?}", bench.front.sns_messages());
 
     // The same rollout with a healthy green validates, then shifts as always.
     green.set(Behavior::ok("checkout v2 ok"));
