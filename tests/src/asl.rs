@@ -131,8 +131,8 @@ pub struct Visit {
     pub at: std::time::Instant,
 }
 
-/// A Step Functions execution of the subset of ASL the rollout machine uses (Pass with `Result`
-/// or `Parameters` (input and `$$.Execution.Id` / `.Name` / `$$.Task.Token` paths, nested templates), Task
+/// A Step Functions execution of the subset of ASL the rollout machine uses (Pass with `Result`,
+/// `InputPath` or `Parameters` (input and `$$.Execution.Id` / `.Name` / `$$.Task.Token` paths, nested templates), Task
 /// with `lambda:invoke` (by `FunctionName`, `ResultPath`, `OutputPath`) and
 /// `lambda:invoke.waitForTaskToken` (answered through [`TaskTokens`], `TimeoutSecondsPath`,
 /// `States.Timeout`), Retry, Catch, Choice with `And`/`IsPresent`/`StringEquals`/`BooleanEquals`,
@@ -336,7 +336,8 @@ impl Execution {
                 let result = match (state.get("Result"), state.get("Parameters")) {
                     (Some(result), _) => result.clone(),
                     (None, Some(template)) => self.fill(template),
-                    (None, None) => self.data.clone(),
+                    // `InputPath` picks the part of the input that passes through.
+                    (None, None) => get(&self.data, state["InputPath"].as_str().unwrap_or("$")),
                 };
                 self.data = put(
                     &self.data,

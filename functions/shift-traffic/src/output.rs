@@ -90,6 +90,10 @@ pub struct Output {
     /// Handed on unchanged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pause_before_final: Option<Pause>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validate: Option<Value>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub validate_after_each_step: bool,
     /// `AwaitingApproval`: the step that waits for a person (the state machine's Choice reads it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
@@ -148,6 +152,8 @@ impl Output {
             rollout_id: None,
             lease_version: None,
             pause_before_final: spec.pause_before_final,
+            validate: spec.validate.clone(),
+            validate_after_each_step: spec.validate_after_each_step,
             approval: None,
         }
     }
@@ -306,7 +312,9 @@ mod tests {
             "bake_seconds": 30,
             "watch_seconds": 12,
             "time_scale": 0.5,
-            "pause_before_final": {"timeout_seconds": 600, "on_timeout": "promote"}
+            "pause_before_final": {"timeout_seconds": 600, "on_timeout": "promote"},
+            "validate": {"target_url": "https://green.internal:8443", "settings": {"probeRequests": 5}},
+            "validate_after_each_step": true
         })
     }
 
@@ -425,6 +433,11 @@ mod tests {
             assert_eq!(input.lease_version, out.lease_version);
             assert_eq!(input.approval, out.approval);
             assert_eq!(again.pause_before_final, spec.pause_before_final);
+            assert_eq!(again.validate, spec.validate);
+            assert_eq!(
+                again.validate_after_each_step,
+                spec.validate_after_each_step
+            );
         }
     }
 }

@@ -103,10 +103,12 @@ pub struct Input {
     /// machine; with `approval`, the step it names runs.
     #[serde(default)]
     pub approved: Option<Value>,
-    /// The state machine's probe request for validate-traffic before the first shift; this
-    /// function does not act on it (the state machine does).
-    #[serde(default, rename = "validate")]
-    _validate: Option<IgnoredAny>,
+    /// The state machine's probe request for validate-traffic, before the first shift (and
+    /// after each step with `validate_after_each_step`); handed on, never acted on here.
+    #[serde(default)]
+    pub validate: Option<Value>,
+    #[serde(default)]
+    pub validate_after_each_step: bool,
     /// validate-traffic's answer to it, kept by the state machine.
     #[serde(default, rename = "validation")]
     _validation: Option<IgnoredAny>,
@@ -217,6 +219,9 @@ pub struct Spec {
     pub time_scale: f64,
     /// A pause on the step before the last, whatever the strategy.
     pub pause_before_final: Option<Pause>,
+    /// The probe request the state machine runs validate-traffic with, handed on unchanged.
+    pub validate: Option<Value>,
+    pub validate_after_each_step: bool,
 }
 
 impl Spec {
@@ -330,6 +335,11 @@ pub fn validate(input: &Input) -> Result<Spec, Error> {
             "a watch needs wait_until_ms, as the output of the step before it carries",
         ));
     }
+    if input.validate_after_each_step && input.validate.as_ref().is_none_or(Value::is_null) {
+        return Err(invalid(
+            "validate_after_each_step needs validate (the probe request to run after each step)",
+        ));
+    }
     if input.promote && input.action != Action::Step {
         return Err(invalid(
             "promote: true belongs to a running rollout's step; to promote a running rollout, invoke with \"action\": \"promote\"",
@@ -349,6 +359,8 @@ pub fn validate(input: &Input) -> Result<Spec, Error> {
         watch_seconds: input.watch_seconds,
         time_scale: input.time_scale,
         pause_before_final,
+        validate: input.validate.clone().filter(|v| !v.is_null()),
+        validate_after_each_step: input.validate_after_each_step,
     })
 }
 

@@ -260,3 +260,65 @@ async fn a_failing_validation_ends_the_rollout_before_anything_is_written() {
     );
     assert_eq!(alb.listener_weights().await, (0, 999));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_validation_after_a_step_that_fails_rolls_back_with_its_reason() {
+    use rollout_bench::asl::{Lambdas, SHIFT_TRAFFIC_ARN, VALIDATE_TRAFFIC_ARN};
+    use rollout_bench::{Behavior, HttpTarget};
+
+    let bench = Bench::start().await;
+    let alb = Alb::create(&bench).await;
+    let shift = alb.function(&bench).await;
+    let validate = validator(&bench, &alb).await;
+    let functions = Lambdas(vec![
+        (SHIFT_TRAFFIC_ARN, &shift),
+        (VALIDATE_TRAFFIC_ARN, &validate),
+    ]);
+    let green = HttpTarget::start_with(Behavior::ok("checkout v2 ok")).await;
+    let mut input = alb.spec(
+        "start",
+        json!({"steps": [{"percent": 10, "wait_seconds": 10}, {"percent": 50, "wait_seconds": 10}, {"percent": 100}]}),
+    );
+    input["validate"] = json!({"target_url": green.url(), "settings": {"probeRequests": 4}});
+    input["validate_after_each_step"] = json!(true);
+    let mut execution = Execution::new(state_machine(), input);
+    let mut step_validations = 0;
+    while let Some(visit) = execution.advance(&functions).await {
+        if visit.state == "ValidateStep" {
+            step_validations += 1;
+            assert_eq!(visit.output["validation"]["Payload"]["verdict"], "Passed");
+            // Green starts failing once it takes 10 %: the next step's validation sees it.
+            green.set(Behavior::status(500, "checkout v2: pool exhausted"));
+            break;
+        }
+    }
+    assert_eq!(step_validations, 1);
+    assert_eq!(alb.listener_weights().await, (900, 100));
+    while execution.advance(&functions).await.is_some() {}
+    assert!(
+        matches!(&execution.ending, Some(Ending::Failed { error, .. }) if error == "RolledBack"),
+        "{:?} {:?}",
+        execution.ending,
+        execution.names()
+    );
+    assert_eq!(alb.listener_weights().await, (999, 0));
+    let names = execution.names();
+    assert!(
+        names.ends_with(&[
+            "ValidateStep",
+            "StepValidated?",
+            "StepValidationFailed",
+            "PrepareRollback",
+            "Rollback",
+            "RolledBack"
+        ]),
+        "{names:?}"
+    );
+    let rollback = execution
+        .visits
+        .iter()
+        .find(|v| v.state == "Rollback")
+        .expect("a rollback");
+    let reason = rollback.output["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("success ratio"), "{reason}");
+}
