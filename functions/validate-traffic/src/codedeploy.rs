@@ -219,16 +219,15 @@ async fn assess(
         "probe target"
     );
 
-    if let Some(group) = &target.green_target_group
-        && !config.readiness_timeout.is_zero()
-    {
-        set_phase("waiting for green targets to be healthy");
-        // The configured bound, but never past the work budget: past it the guard would speak
-        // instead of the gate, and the health seen would be lost.
-        let until = (Instant::now() + config.readiness_timeout).min(lookups_until);
-        if let Err(err) = discovery::wait_until_healthy(&elb, group, until).await {
-            return Ok(Assessment::failed(err.to_string(), facts).with_target(target.url.as_str()));
-        }
+    let gate = discovery::readiness_gate(
+        &elb,
+        target.green_target_group.as_deref(),
+        config.readiness_timeout,
+        lookups_until,
+        || set_phase("waiting for green targets to be healthy"),
+    );
+    if let Err(err) = gate.await {
+        return Ok(Assessment::failed(err.to_string(), facts).with_target(target.url.as_str()));
     }
 
     set_phase("probing");

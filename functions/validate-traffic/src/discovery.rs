@@ -327,6 +327,29 @@ pub fn forwarded_target_group(actions: &[Action]) -> Option<String> {
     }
 }
 
+/// The readiness gate before a probe: with a green target group and a non-zero
+/// `readiness_timeout`, waits for its targets to be healthy. `entered` is called only when the
+/// gate waits (to name the phase).
+pub async fn readiness_gate(
+    elb: &impl LoadBalancers,
+    green_target_group: Option<&str>,
+    readiness_timeout: Duration,
+    lookups_until: Instant,
+    entered: impl FnOnce(),
+) -> Result<(), Error> {
+    let Some(group) = green_target_group else {
+        return Ok(());
+    };
+    if readiness_timeout.is_zero() {
+        return Ok(());
+    }
+    entered();
+    // Never past the lookups' bound: past it the guard would speak instead of the gate, and the
+    // health seen would be lost.
+    let until = (Instant::now() + readiness_timeout).min(lookups_until);
+    wait_until_healthy(elb, group, until).await
+}
+
 /// Waits, until `until`, for every registered target of the group to be healthy. A lookup that
 /// keeps failing transiently is retried to the same bound and then named as the cause; a
 /// permanent one (access denied, group gone) ends the wait at once.

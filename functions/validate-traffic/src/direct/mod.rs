@@ -30,7 +30,7 @@ use tokio::time::Instant;
 use crate::assessment::{Assessment, VerdictOf};
 use crate::config::Config;
 use crate::discovery::{self, DeploymentFacts};
-use crate::ecs::{self, route, settings::HookSettings};
+use crate::ecs::{self, settings::HookSettings};
 use crate::error::Error;
 use crate::handler::{Budget, Deps, Guarded, Setup, guarded};
 use crate::notify::rollout_event;
@@ -185,16 +185,15 @@ async fn assess(
                 internal = target.internal,
                 "probe target"
             );
-            if let Some(group) = &target.green_target_group
-                && !config.readiness_timeout.is_zero()
-            {
-                set_phase("waiting for green targets to be healthy");
-                // Never past the lookups' bound: past it the guard would speak, and the health
-                // seen would be lost.
-                let until = (Instant::now() + config.readiness_timeout).min(lookups_until);
-                if let Err(err) = discovery::wait_until_healthy(&elb, group, until).await {
-                    return failed(err).with_target(target.url.as_str());
-                }
+            let gate = discovery::readiness_gate(
+                &elb,
+                target.green_target_group.as_deref(),
+                config.readiness_timeout,
+                lookups_until,
+                || set_phase("waiting for green targets to be healthy"),
+            );
+            if let Err(err) = gate.await {
+                return failed(err).with_target(target.url.as_str());
             }
             target.url
         }
@@ -204,27 +203,9 @@ async fn assess(
                 Ok(target) => target,
                 Err(err) => return failed(err),
             };
-            let host = target.url.host_str().unwrap_or_default().to_string();
-            match route::satisfy(&mut spec, &host, &target.conditions) {
-                Ok(notes) => {
-                    for note in notes {
-                        tracing::warn!(rule = %target.rule_arn, note = %note, "listener rule");
-                    }
-                }
-                Err(why) => {
-                    return failed(Error::UnmatchableRule(why)).with_target(target.url.as_str());
-                }
+            if let Err(err) = ecs::discovery::aim(&mut spec, &target, None) {
+                return failed(err).with_target(target.url.as_str());
             }
-            tracing::info!(
-                target = %without_query(target.url.as_str()),
-                rule = %target.rule_arn,
-                listener = %target.listener_arn,
-                internal = target.internal,
-                conditions = target.conditions.len(),
-                // Names only: a value may be a secret.
-                headers = %spec.headers.keys().map(|k| k.as_str()).collect::<Vec<_>>().join(","),
-                "probe target"
-            );
             target.url
         }
     };

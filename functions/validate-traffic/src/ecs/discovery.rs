@@ -12,11 +12,13 @@ use aws_sdk_ecs::types::LoadBalancer as EcsLoadBalancer;
 use reqwest::Url;
 use tokio::time::Instant;
 
+use crate::config::ProbeSpec;
 use crate::discovery::{listener_url, retried};
-use crate::ecs::route::{Condition, conditions, listener_of_rule};
+use crate::ecs::route::{Condition, conditions, listener_of_rule, satisfy};
 use crate::ecs::stage::Route;
 use crate::error::Error;
 use crate::ports::{LoadBalancers, ServiceRevisions};
+use crate::verdict::without_query;
 
 /// Where the probe goes, and what its requests must look like to get there.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +29,28 @@ pub struct RouteTarget {
     pub listener_arn: String,
     pub conditions: Vec<Condition>,
     pub internal: bool,
+}
+
+/// Shapes the probe's requests to meet the rule's conditions (headers, host, path) and logs
+/// where the probe goes. `route` names the route in the log line when one was discovered.
+pub fn aim(spec: &mut ProbeSpec, target: &RouteTarget, route: Option<&str>) -> Result<(), Error> {
+    let host = target.url.host_str().unwrap_or_default().to_string();
+    let notes = satisfy(spec, &host, &target.conditions).map_err(Error::UnmatchableRule)?;
+    for note in notes {
+        tracing::warn!(rule = %target.rule_arn, note = %note, "listener rule");
+    }
+    tracing::info!(
+        route,
+        target = %without_query(target.url.as_str()),
+        rule = %target.rule_arn,
+        listener = %target.listener_arn,
+        internal = target.internal,
+        conditions = target.conditions.len(),
+        // Names only: a value may be a secret.
+        headers = %spec.headers.keys().map(|k| k.as_str()).collect::<Vec<_>>().join(","),
+        "probe target"
+    );
+    Ok(())
 }
 
 pub async fn discover(

@@ -38,7 +38,7 @@ use crate::handler::{Budget, Deps, Guarded, Setup, guarded};
 use crate::notify::rollout_event;
 use crate::ports::{EventSink, LoadBalancers, Ports, ServiceRevisions};
 use crate::probe;
-use crate::verdict::{self, Sample, without_query};
+use crate::verdict::{self, Sample};
 use event::{EcsHookEvent, Stage};
 use response::{EcsAnswer, EcsStatus};
 use settings::HookSettings;
@@ -281,26 +281,11 @@ async fn assess(
                     Ok(target) => target,
                     Err(err) => return failed(err),
                 };
-            let host = target.url.host_str().unwrap_or_default().to_string();
-            match route::satisfy(&mut spec, &host, &target.conditions) {
-                Ok(notes) => {
-                    for note in notes {
-                        tracing::warn!(rule = %target.rule_arn, note = %note, "listener rule");
-                    }
-                }
-                Err(why) => return failed(Error::UnmatchableRule(why)),
+            if let Err(err) =
+                discovery::aim(&mut spec, &target, Some(discovery::route_label(route)))
+            {
+                return failed(err);
             }
-            tracing::info!(
-                route = discovery::route_label(route),
-                target = %without_query(target.url.as_str()),
-                rule = %target.rule_arn,
-                listener = %target.listener_arn,
-                internal = target.internal,
-                conditions = target.conditions.len(),
-                // Names only: a value may be a secret.
-                headers = %spec.headers.keys().map(|k| k.as_str()).collect::<Vec<_>>().join(","),
-                "probe target"
-            );
             target.url
         }
     };
