@@ -42,6 +42,25 @@ pub enum RolloutDetail {
     Shift(ShiftDetail),
     /// A rollout holds at a pause until a person approves or rejects it.
     Approval(ApprovalDetail),
+    /// After a completed rollout, blue's Auto Scaling group was scaled in (or refused to be).
+    ScaleDown(ScaleDownDetail),
+}
+
+/// The clean-up after a completed rollout: blue's Auto Scaling group set to a smaller size.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ScaleDownDetail {
+    /// The listener or listener-rule ARN whose forward action was shifted.
+    pub target_arn: String,
+    pub blue_target_group: String,
+    pub green_target_group: String,
+    pub auto_scaling_group: String,
+    /// The group's desired capacity before; absent when it could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired_before: Option<i32>,
+    /// The size asked for.
+    pub desired_after: i32,
+    /// Written now (false: refused, or already at that size).
+    pub scaled: bool,
 }
 
 /// A pause in a rollout: the step it holds at, how long it waits for a person, and the exact

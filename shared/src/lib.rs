@@ -18,8 +18,8 @@ pub use config::{ConfigError, Env};
 pub use deadline::{Deadline, Margin};
 pub use diagnostic::{ErrorKind, diagnostic, sdk_error_summary};
 pub use event::{
-    ApprovalDetail, HookStatus, Outcome, RolloutDetail, RolloutEvent, ShiftDetail, ShiftStatus,
-    ValidationDetail, step_label,
+    ApprovalDetail, HookStatus, Outcome, RolloutDetail, RolloutEvent, ScaleDownDetail, ShiftDetail,
+    ShiftStatus, ValidationDetail, step_label,
 };
 pub use publish::{PUBLISH_TIMEOUT, PublishFailed, Publisher};
 pub use tls::Tls;

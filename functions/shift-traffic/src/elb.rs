@@ -164,6 +164,69 @@ impl Elb {
     }
 }
 
+impl Elb {
+    pub async fn target_ids(
+        &self,
+        target_group_arn: &str,
+        until: Instant,
+    ) -> Result<Vec<String>, Error> {
+        let out = call("DescribeTargetHealth", until, || {
+            self.client
+                .describe_target_health()
+                .target_group_arn(target_group_arn)
+                .send()
+        })
+        .await
+        .map_err(|e| group_error("DescribeTargetHealth", e))?;
+        Ok(out
+            .target_health_descriptions()
+            .iter()
+            .filter_map(|d| d.target().and_then(|t| t.id()).map(str::to_string))
+            .collect())
+    }
+
+    pub async fn deregistration_delay(
+        &self,
+        target_group_arn: &str,
+        until: Instant,
+    ) -> Result<u64, Error> {
+        let out = call("DescribeTargetGroupAttributes", until, || {
+            self.client
+                .describe_target_group_attributes()
+                .target_group_arn(target_group_arn)
+                .send()
+        })
+        .await
+        .map_err(|e| group_error("DescribeTargetGroupAttributes", e))?;
+        let value = out
+            .attributes()
+            .iter()
+            .find(|a| a.key() == Some(DEREGISTRATION_DELAY))
+            .and_then(|a| a.value());
+        match value.map(|v| v.trim().parse::<u64>()) {
+            Some(Ok(seconds)) => Ok(seconds),
+            // Lambda target groups have no such attribute: nothing drains.
+            None => Ok(0),
+            Some(Err(_)) => Err(Error::Aws {
+                operation: "DescribeTargetGroupAttributes",
+                summary: format!("{DEREGISTRATION_DELAY} is not a number of seconds"),
+            }),
+        }
+    }
+}
+
+const DEREGISTRATION_DELAY: &str = "deregistration_delay.timeout_seconds";
+
+fn group_error<E>(operation: &'static str, err: RetryError<SdkError<E, HttpResponse>>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    retry_error(operation, err, |code, summary| match code {
+        Some("TargetGroupNotFound") => Error::TargetGroupNotFound { detail: summary },
+        _ => Error::Aws { operation, summary },
+    })
+}
+
 fn map_error<E>(
     operation: &'static str,
     target: &Target,

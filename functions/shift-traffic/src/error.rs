@@ -109,6 +109,9 @@ pub enum Error {
         detail: String,
     },
 
+    #[error("blue's Auto Scaling group {group} was not scaled in: {reason}; its size is as it was")]
+    ScaleDownRefused { group: String, reason: String },
+
     #[error("{operation} failed: {summary}")]
     Aws {
         operation: &'static str,
@@ -135,6 +138,7 @@ impl ErrorKind for Error {
             Error::LeaseLost { .. } => "LeaseLost",
             Error::RollbackRefused { .. } => "RollbackRefused",
             Error::RequestRefused { .. } => "RequestRefused",
+            Error::ScaleDownRefused { .. } => "ScaleDownRefused",
             Error::Aws { .. } => "AwsError",
         }
     }
@@ -160,6 +164,7 @@ impl Error {
         "LeaseLost",
         "RollbackRefused",
         "RequestRefused",
+        "ScaleDownRefused",
         "AwsError",
     ];
 

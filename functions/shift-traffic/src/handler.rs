@@ -23,6 +23,7 @@ use crate::plan::{PlannedStep, Weights};
 use crate::ports::{Aws, Clock, EventSink, LeaseStore, Listeners, Ports};
 use crate::requests::record;
 use crate::rollback::{manual_rollback, rollback_reason};
+use crate::scale_down::{scale_down, schedule};
 use crate::shift::step;
 use crate::spec::{self, Action, Spec};
 use crate::watch::watch;
@@ -35,6 +36,7 @@ pub struct Deps<P: Ports = Aws> {
     pub leases: P::Leases,
     pub notifier: Option<P::Events>,
     pub clock: P::Clock,
+    pub groups: P::Groups,
 }
 
 /// Kept back from the deadline for the answer: the work (AWS calls, their retries, a publish)
@@ -105,14 +107,18 @@ pub async fn handle<P: Ports>(deps: &Deps<P>, event: LambdaEvent<Value>) -> Resu
         match input.action {
             Action::Plan => dry_run(&ctx).await,
             Action::Status => status(&ctx).await,
-            Action::Start => step(&mut ctx, 0, false, None).await,
+            Action::Start => {
+                let result = step(&mut ctx, 0, false, None).await;
+                completed(&ctx, result).await
+            }
             Action::Step if task_token.is_some() => {
                 let token = task_token.as_deref().unwrap_or_default();
                 request_approval(&mut ctx, &input, token).await
             }
             Action::Step => {
                 let approved = input.approved_step();
-                step(&mut ctx, input.step as usize, input.promote, approved).await
+                let result = step(&mut ctx, input.step as usize, input.promote, approved).await;
+                completed(&ctx, result).await
             }
             Action::Watch => {
                 // `spec::validate` refuses a watch without it.
@@ -125,6 +131,7 @@ pub async fn handle<P: Ports>(deps: &Deps<P>, event: LambdaEvent<Value>) -> Resu
             }
             Action::Promote => record(&ctx, RequestKind::Promote, input.reason.as_deref()).await,
             Action::Abort => record(&ctx, RequestKind::Abort, input.reason.as_deref()).await,
+            Action::ScaleDown => scale_down(&mut ctx).await,
         }
     };
     // Every call inside is bounded by `until`; this is the backstop that keeps the answer
@@ -176,6 +183,16 @@ pub async fn handle<P: Ports>(deps: &Deps<P>, event: LambdaEvent<Value>) -> Resu
         }
     }
     result
+}
+
+/// A step that completed the rollout hands on to the clean-up, when the spec asks for one.
+async fn completed<P: Ports>(
+    ctx: &Step<'_, P>,
+    result: Result<Output, Error>,
+) -> Result<Output, Error> {
+    let mut out = result?;
+    schedule(ctx, &mut out).await;
+    Ok(out)
 }
 
 impl<P: Ports> Step<'_, P> {

@@ -19,7 +19,8 @@ use crate::error::Error;
 use crate::gates::{AlarmState, HealthCounts};
 use crate::handler::{Deps, handle};
 use crate::lease::{Lease, Request, RequestKind};
-use crate::ports::{AlarmSource, Clock, EventSink, LeaseStore, Listeners, Ports};
+use crate::ports::{AlarmSource, Clock, EventSink, LeaseStore, Listeners, Ports, ScalingGroups};
+use crate::scale_down::GroupView;
 use crate::spec::Target;
 
 const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/web/1/2";
@@ -45,6 +46,16 @@ struct State {
     during_gates: Option<Vec<Action>>,
     /// Every listener read takes this long.
     slow_reads: Option<Duration>,
+    /// Blue's Auto Scaling group (`web-blue`), and the targets of blue and green.
+    group: Option<GroupView>,
+    blue_targets: Vec<String>,
+    green_targets: Vec<String>,
+    /// Blue's deregistration delay; `None`: the attribute read is refused.
+    deregistration_delay: Option<u64>,
+    /// Another writer's list, written while the group is read.
+    during_group_read: Option<Vec<Action>>,
+    /// `(desired, min)` of every UpdateAutoScalingGroup.
+    capacity_writes: Vec<(i32, i32)>,
 }
 
 #[derive(Clone, Default)]
@@ -62,6 +73,7 @@ impl Account {
             state.alarm = "OK".into();
             state.healthy = 2;
             state.now_ms = 1_800_000_000_000;
+            state.deregistration_delay = Some(300);
         }
         account
     }
@@ -109,6 +121,7 @@ impl Account {
             leases: self.clone(),
             notifier: Some(self.clone()),
             clock: self.clone(),
+            groups: self.clone(),
         }
     }
 }
@@ -139,6 +152,7 @@ impl Ports for InMemory {
     type Leases = Account;
     type Events = Account;
     type Clock = Account;
+    type Groups = Account;
 }
 
 impl Clock for Account {
@@ -167,6 +181,41 @@ impl Listeners for Account {
             healthy: self.lock().healthy,
             counted: 2,
         })
+    }
+
+    async fn target_ids(&self, arn: &str, _: Instant) -> Result<Vec<String>, Error> {
+        let state = self.lock();
+        Ok(match arn {
+            BLUE => state.blue_targets.clone(),
+            _ => state.green_targets.clone(),
+        })
+    }
+
+    async fn deregistration_delay(&self, _: &str, _: Instant) -> Result<u64, Error> {
+        self.lock().deregistration_delay.ok_or(Error::Aws {
+            operation: "DescribeTargetGroupAttributes",
+            summary: "AccessDenied".into(),
+        })
+    }
+}
+
+impl ScalingGroups for Account {
+    async fn describe(&self, name: &str, _: Instant) -> Result<Option<GroupView>, Error> {
+        let mut state = self.lock();
+        if let Some(other) = state.during_group_read.take() {
+            state.actions = other;
+        }
+        Ok(state.group.clone().filter(|_| name == "web-blue"))
+    }
+
+    async fn set_capacity(&self, _: &str, desired: i32, min: i32, _: Instant) -> Result<(), Error> {
+        let mut state = self.lock();
+        state.capacity_writes.push((desired, min));
+        if let Some(group) = &mut state.group {
+            group.desired = desired;
+            group.min = min;
+        }
+        Ok(())
     }
 }
 
@@ -814,4 +863,140 @@ async fn a_persons_request_never_frees_the_running_rollout_s_listener() {
     account.lock().actions = forward_action;
     let watched = watches(&account, first, 1).await;
     assert_eq!(watched["status"], "Watched");
+}
+
+/// A rollout whose spec scales blue's group in, with blue's group as ASGs attach it.
+fn with_clean_up(account: &Account) -> Value {
+    {
+        let mut state = account.lock();
+        state.group = Some(GroupView {
+            desired: 3,
+            min: 2,
+            target_groups: vec![BLUE.into()],
+            instances: vec!["i-b1".into(), "i-b2".into(), "i-b3".into()],
+        });
+        state.blue_targets = vec!["i-b1".into(), "i-b2".into(), "i-b3".into()];
+        state.green_targets = vec!["i-g1".into()];
+    }
+    let mut input = spec("start");
+    input["strategy"] = json!("AllAtOnce");
+    input["bake_seconds"] = json!(60);
+    input["scale_down_blue"] = json!({"auto_scaling_group": "web-blue", "wait_seconds": 600});
+    input
+}
+
+fn scale_down_events(account: &Account) -> Vec<rollout_kit::ScaleDownDetail> {
+    account
+        .lock()
+        .events
+        .iter()
+        .filter_map(|e| match &e.detail {
+            rollout_kit::RolloutDetail::ScaleDown(d) => Some(d.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_completed_rollout_scales_blue_in_after_the_wait_and_the_deregistration_delay() {
+    let account = Account::new();
+    let (done, _) = walk(&account, with_clean_up(&account)).await;
+    assert_eq!(done["status"], "Completed");
+    assert_eq!(done["action"], "scale_down");
+    assert_eq!(done["wait_seconds"], 900, "600 s asked + 300 s delay");
+    assert_eq!(
+        account.lock().capacity_writes,
+        vec![],
+        "nothing before the wait"
+    );
+    account.wait(900);
+    let out = run(&account, done).await.expect("scaled in");
+    assert_eq!(out["status"], "ScaledDown");
+    assert_eq!(out["done"], true);
+    assert_eq!(account.lock().capacity_writes, vec![(0, 0)]);
+    assert_eq!(
+        account.lock().lease.as_ref().map(|l| l.2),
+        Some(false),
+        "released"
+    );
+    let events = scale_down_events(&account);
+    assert_eq!(events.len(), 1);
+    assert!(events[0].scaled);
+    assert_eq!(events[0].desired_before, Some(3));
+    // A retried clean-up finds the group at its size and writes nothing.
+    let again = run(&account, out).await.expect("idempotent");
+    assert_eq!(again["already_applied"], true);
+    assert_eq!(account.lock().capacity_writes.len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unreadable_deregistration_delay_waits_the_longest_one() {
+    let account = Account::new();
+    let input = with_clean_up(&account);
+    account.lock().deregistration_delay = None;
+    let (done, _) = walk(&account, input).await;
+    assert_eq!(done["wait_seconds"], 600 + 3600);
+}
+
+#[tokio::test(start_paused = true)]
+async fn traffic_back_on_blue_or_another_rollout_leaves_the_group_as_it_is() {
+    let account = Account::new();
+    let (done, _) = walk(&account, with_clean_up(&account)).await;
+    // Someone put traffic back on blue during the wait.
+    account.lock().actions = vec![forward(999, 0)];
+    let err = run(&account, done.clone()).await.unwrap_err();
+    assert!(matches!(err, Error::ScaleDownRefused { .. }), "{err}");
+    assert!(
+        err.to_string().contains("blue still has weight 999"),
+        "{err}"
+    );
+    // A second rollout holds the listener.
+    account.lock().actions = vec![forward(0, 999)];
+    account.lock().lease = Some(("release-8".into(), 9, true));
+    let err = run(&account, done.clone()).await.unwrap_err();
+    assert!(err.to_string().contains("release-8"), "{err}");
+    assert_eq!(
+        account.lock().lease,
+        Some(("release-8".into(), 9, true)),
+        "not ours to free"
+    );
+    // The forward action changes while the group is read.
+    account.lock().lease = None;
+    account.lock().during_group_read = Some(vec![forward(100, 899)]);
+    let err = run(&account, done).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("changed while the group was checked"),
+        "{err}"
+    );
+    assert_eq!(account.lock().capacity_writes, vec![]);
+    let events = scale_down_events(&account);
+    assert_eq!(events.len(), 3, "each refusal is said");
+    assert!(events.iter().all(|e| !e.scaled));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_group_that_serves_green_is_never_scaled_in() {
+    let account = Account::new();
+    let (done, _) = walk(&account, with_clean_up(&account)).await;
+    account.lock().green_targets.push("i-b2".into());
+    let err = run(&account, done).await.unwrap_err();
+    assert!(
+        err.to_string().contains("i-b2 are targets of green"),
+        "{err}"
+    );
+    assert_eq!(account.lock().capacity_writes, vec![]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rolled_back_rollout_never_reaches_the_clean_up() {
+    let account = Account::new();
+    let input = with_clean_up(&account);
+    account.lock().alarm = "ALARM".into();
+    let first = run(&account, input).await;
+    // AllAtOnce's only step asks the gates first: a firing alarm rolls back.
+    let out = first.expect("a rollback is an answer");
+    assert_eq!(out["status"], "RolledBack");
+    assert_ne!(out["action"], "scale_down");
+    assert_eq!(account.lock().capacity_writes, vec![]);
 }

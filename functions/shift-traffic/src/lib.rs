@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod alarms;
 pub mod approval;
+pub mod asg;
 pub mod config;
 pub mod decide;
 pub mod elb;
@@ -25,6 +26,7 @@ pub mod plan;
 pub mod ports;
 pub mod requests;
 pub mod rollback;
+pub mod scale_down;
 pub mod shift;
 pub mod spec;
 pub mod strategy;

@@ -12,7 +12,7 @@ use lambda_runtime::service_fn;
 use rollout_kit::Env;
 use rollout_kit::startup::{read_config, with_timeouts};
 use shift_traffic::config::Config;
-use shift_traffic::{alarms, elb, handler, lease};
+use shift_traffic::{alarms, asg, elb, handler, lease};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -36,6 +36,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             .notification_topic_arn
             .map(|topic| rollout_kit::Publisher::new(aws_sdk_sns::Client::new(&aws), topic)),
         clock: shift_traffic::ports::SystemClock,
+        groups: asg::Asg::new(aws_sdk_autoscaling::Client::new(&aws)),
     };
     lambda_runtime::run(service_fn(|event| handler::handle(&deps, event))).await
 }

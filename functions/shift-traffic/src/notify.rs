@@ -1,10 +1,13 @@
 //! Rollout events for the notifications topic, one per step. Published through
 //! `rollout_kit::Publisher`: bounded, and a notification never changes what a step does.
 
-use rollout_kit::{ApprovalDetail, Outcome, RolloutDetail, RolloutEvent, ShiftDetail, ShiftStatus};
+use rollout_kit::{
+    ApprovalDetail, Outcome, RolloutDetail, RolloutEvent, ScaleDownDetail, ShiftDetail, ShiftStatus,
+};
 
 use crate::pause::Approval;
 use crate::plan::{Weights, percent};
+use crate::scale_down::ScaleDown;
 use crate::spec::Spec;
 
 pub const SOURCE: &str = "shift-traffic";
@@ -63,6 +66,51 @@ pub fn approval_event(spec: &Spec, report: ApprovalReport<'_>) -> RolloutEvent {
             reject_command: report.reject_command,
         }),
     )
+}
+
+/// The clean-up's event: blue's group scaled in, already at its size, or left alone (why).
+pub fn scale_down_event(
+    spec: &Spec,
+    request: &ScaleDown,
+    desired_before: Option<i32>,
+    scaled: bool,
+    outcome: Outcome,
+    reason: Option<String>,
+) -> RolloutEvent {
+    let desired_after = i32::try_from(request.desired_capacity).unwrap_or(i32::MAX);
+    let summary = match (outcome, scaled) {
+        (Outcome::Succeeded, true) => format!(
+            "blue's Auto Scaling group {} scaled in to {desired_after} after the rollout on {}",
+            request.auto_scaling_group,
+            short(spec)
+        ),
+        (Outcome::Succeeded, false) => format!(
+            "blue's Auto Scaling group {} was already at {desired_after} or less after the rollout on {}",
+            request.auto_scaling_group,
+            short(spec)
+        ),
+        _ => format!(
+            "blue's Auto Scaling group {} was not scaled in after the rollout on {}",
+            request.auto_scaling_group,
+            short(spec)
+        ),
+    };
+    let mut event = RolloutEvent::new(
+        SOURCE,
+        outcome,
+        summary,
+        RolloutDetail::ScaleDown(ScaleDownDetail {
+            target_arn: spec.target.arn().to_string(),
+            blue_target_group: spec.blue.clone(),
+            green_target_group: spec.green.clone(),
+            auto_scaling_group: request.auto_scaling_group.clone(),
+            desired_before,
+            desired_after,
+            scaled,
+        }),
+    );
+    event.reason = reason;
+    event
 }
 
 pub fn event(spec: &Spec, report: &StepReport) -> RolloutEvent {

@@ -11,6 +11,7 @@ use crate::lease::Rollout;
 use crate::notify::StepReport;
 use crate::pause::{self, Approval, Pause};
 use crate::plan::{PlannedStep, Weights, percent, scaled};
+use crate::scale_down::ScaleDown;
 use crate::spec::{Action, Spec, Target};
 use crate::waits::{self, Next};
 
@@ -35,6 +36,9 @@ pub enum Status {
     AwaitingApproval,
     /// An approval event went out with the task token; the state machine waits for a person.
     ApprovalRequested,
+    /// `scale_down`: blue's Auto Scaling group is at the size asked for (`already_applied`
+    /// when it was already).
+    ScaledDown,
 }
 
 /// The function's answer, and the next invocation's input: the spec is handed on unchanged.
@@ -94,6 +98,8 @@ pub struct Output {
     pub validate: Option<Value>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub validate_after_each_step: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale_down_blue: Option<ScaleDown>,
     /// `AwaitingApproval`: the step that waits for a person (the state machine's Choice reads it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
@@ -154,6 +160,7 @@ impl Output {
             pause_before_final: spec.pause_before_final,
             validate: spec.validate.clone(),
             validate_after_each_step: spec.validate_after_each_step,
+            scale_down_blue: spec.scale_down.clone(),
             approval: None,
         }
     }

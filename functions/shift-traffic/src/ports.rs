@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use crate::error::Error;
 use crate::gates::{AlarmState, HealthCounts};
 use crate::lease::{Lease, Request, RequestKind};
+use crate::scale_down::GroupView;
 use crate::spec::Target;
 
 /// The listener's (or rule's) action list, and green's health.
@@ -34,6 +35,35 @@ pub trait Listeners: Send + Sync {
         target_group_arn: &str,
         until: Instant,
     ) -> impl Future<Output = Result<HealthCounts, Error>> + Send;
+    /// The ids of the targets registered in a target group (instances, IPs, functions).
+    fn target_ids(
+        &self,
+        target_group_arn: &str,
+        until: Instant,
+    ) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
+    /// `deregistration_delay.timeout_seconds` of a target group.
+    fn deregistration_delay(
+        &self,
+        target_group_arn: &str,
+        until: Instant,
+    ) -> impl Future<Output = Result<u64, Error>> + Send;
+}
+
+/// Auto Scaling groups, for the clean-up after a completed rollout.
+pub trait ScalingGroups: Send + Sync {
+    /// `None`: no group has that name.
+    fn describe(
+        &self,
+        name: &str,
+        until: Instant,
+    ) -> impl Future<Output = Result<Option<GroupView>, Error>> + Send;
+    fn set_capacity(
+        &self,
+        name: &str,
+        desired: i32,
+        min: i32,
+        until: Instant,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
 /// The watched alarms. Inner `Err`: the service refused (the caller decides whether that
@@ -109,6 +139,7 @@ pub trait Ports: 'static {
     type Leases: LeaseStore;
     type Events: EventSink;
     type Clock: Clock;
+    type Groups: ScalingGroups;
 }
 
 /// The real ones.
@@ -120,6 +151,7 @@ impl Ports for Aws {
     type Leases = crate::lease::Leases;
     type Events = rollout_kit::Publisher;
     type Clock = SystemClock;
+    type Groups = crate::asg::Asg;
 }
 
 /// The machine's clock.
@@ -152,6 +184,38 @@ impl Listeners for crate::elb::Elb {
         until: Instant,
     ) -> Result<HealthCounts, Error> {
         crate::elb::Elb::target_health(self, target, target_group_arn, until).await
+    }
+
+    async fn target_ids(
+        &self,
+        target_group_arn: &str,
+        until: Instant,
+    ) -> Result<Vec<String>, Error> {
+        crate::elb::Elb::target_ids(self, target_group_arn, until).await
+    }
+
+    async fn deregistration_delay(
+        &self,
+        target_group_arn: &str,
+        until: Instant,
+    ) -> Result<u64, Error> {
+        crate::elb::Elb::deregistration_delay(self, target_group_arn, until).await
+    }
+}
+
+impl ScalingGroups for crate::asg::Asg {
+    async fn describe(&self, name: &str, until: Instant) -> Result<Option<GroupView>, Error> {
+        crate::asg::Asg::describe(self, name, until).await
+    }
+
+    async fn set_capacity(
+        &self,
+        name: &str,
+        desired: i32,
+        min: i32,
+        until: Instant,
+    ) -> Result<(), Error> {
+        crate::asg::Asg::set_capacity(self, name, desired, min, until).await
     }
 }
 

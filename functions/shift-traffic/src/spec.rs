@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::error::Error;
 use crate::pause::{Approval, Pause};
 use crate::plan::Strategy;
+use crate::scale_down::ScaleDown;
 pub use crate::strategy::{parse_preset, parse_strategy};
 
 /// At most one DescribeAlarms page by name.
@@ -36,6 +37,8 @@ pub enum Action {
     Promote,
     /// Ask the running rollout to roll back at its next watch or step.
     Abort,
+    /// After a completed rollout: scale blue's Auto Scaling group in (`scale_down_blue`).
+    ScaleDown,
 }
 
 /// The raw input, exactly as a caller or the state machine sends it.
@@ -109,6 +112,9 @@ pub struct Input {
     pub validate: Option<Value>,
     #[serde(default)]
     pub validate_after_each_step: bool,
+    /// After the rollout completes: `{"auto_scaling_group", "desired_capacity", "wait_seconds"}`.
+    #[serde(default)]
+    pub scale_down_blue: Option<Value>,
     /// validate-traffic's answer to it, kept by the state machine.
     #[serde(default, rename = "validation")]
     _validation: Option<IgnoredAny>,
@@ -222,6 +228,8 @@ pub struct Spec {
     /// The probe request the state machine runs validate-traffic with, handed on unchanged.
     pub validate: Option<Value>,
     pub validate_after_each_step: bool,
+    /// Blue's Auto Scaling group, scaled in after the rollout completes.
+    pub scale_down: Option<ScaleDown>,
 }
 
 impl Spec {
@@ -345,6 +353,10 @@ pub fn validate(input: &Input) -> Result<Spec, Error> {
             "promote: true belongs to a running rollout's step; to promote a running rollout, invoke with \"action\": \"promote\"",
         ));
     }
+    let scale_down = match &input.scale_down_blue {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(ScaleDown::parse(value)?),
+    };
     Ok(Spec {
         target,
         blue,
@@ -361,6 +373,7 @@ pub fn validate(input: &Input) -> Result<Spec, Error> {
         pause_before_final,
         validate: input.validate.clone().filter(|v| !v.is_null()),
         validate_after_each_step: input.validate_after_each_step,
+        scale_down,
     })
 }
 

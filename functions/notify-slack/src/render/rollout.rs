@@ -2,7 +2,8 @@
 //! step.
 
 use rollout_kit::{
-    ApprovalDetail, Outcome, RolloutDetail, RolloutEvent, ShiftDetail, ValidationDetail,
+    ApprovalDetail, Outcome, RolloutDetail, RolloutEvent, ScaleDownDetail, ShiftDetail,
+    ValidationDetail,
 };
 
 use crate::blocks::{Card, code_block, escape};
@@ -62,6 +63,16 @@ pub(super) fn rollout(event: &RolloutEvent) -> View {
             percent(a.green_percent),
             percent(a.next_green_percent)
         ),
+        RolloutDetail::ScaleDown(d) => match (d.scaled, event.outcome) {
+            (true, _) => format!(
+                "Blue scaled in: {} to {}",
+                d.auto_scaling_group, d.desired_after
+            ),
+            (false, Outcome::Succeeded) => {
+                format!("Blue already scaled in: {}", d.auto_scaling_group)
+            }
+            (false, _) => format!("Blue not scaled in: {}", d.auto_scaling_group),
+        },
     };
     // A pause waits for a person: its own sign, whatever the outcome's.
     let icon = match &event.detail {
@@ -78,6 +89,7 @@ pub(super) fn rollout(event: &RolloutEvent) -> View {
         RolloutDetail::Validation(v) => validation_blocks(&mut card, v, region),
         RolloutDetail::Shift(s) => shift_blocks(&mut card, s),
         RolloutDetail::Approval(a) => approval_blocks(&mut card, a),
+        RolloutDetail::ScaleDown(d) => scale_down_blocks(&mut card, d),
     }
     let mut context = vec![format!("from {}", code(&event.source))];
     context.extend(region_and_account(region, None));
@@ -215,6 +227,28 @@ fn approval_blocks(card: &mut Card, a: &ApprovalDetail) {
         "*Reject (rolls back)*\n{}",
         code_block(&a.reject_command, 2_800)
     ));
+}
+
+fn scale_down_blocks(card: &mut Card, d: &ScaleDownDetail) {
+    let size = match d.desired_before {
+        Some(before) => format!("{before} → {}", d.desired_after),
+        None => format!("→ {}", d.desired_after),
+    };
+    let mut fields: Vec<(&str, String)> = vec![
+        ("Auto Scaling group", code(&d.auto_scaling_group)),
+        ("Desired capacity", size),
+        ("Traffic", code(&short_resource(&d.target_arn))),
+    ];
+    if !d.blue_target_group.is_empty() {
+        fields.push(("Blue", code(&short_resource(&d.blue_target_group))));
+    }
+    if !d.green_target_group.is_empty() {
+        fields.push((
+            "Green target group",
+            code(&short_resource(&d.green_target_group)),
+        ));
+    }
+    card.fields(&fields);
 }
 
 #[cfg(test)]
