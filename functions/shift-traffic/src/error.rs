@@ -332,6 +332,34 @@ mod tests {
             assert!(names(&rollback["Catch"])[0].iter().any(|n| n == kind));
         }
         assert_eq!(rollback["Catch"][0]["Next"], "RollbackStopped");
+        // The clean-up after a completed rollout never rolls back: every error ends it with
+        // blue's group as it was, and only a completed step leads there.
+        let clean_up = &machine["States"]["ScaleDownBlue"];
+        assert_eq!(clean_up["Catch"].as_array().map(Vec::len), Some(1));
+        assert_eq!(names(&clean_up["Catch"])[0], vec!["States.ALL".to_string()]);
+        assert_eq!(clean_up["Catch"][0]["Next"], "ScaleDownFailed");
+        for kind in Error::RETRYABLE {
+            assert!(names(&clean_up["Retry"])[0].iter().any(|n| n == kind));
+        }
+        let done = machine["States"]["Done?"]["Choices"]
+            .as_array()
+            .expect("Done? has choices");
+        let to_clean_up: Vec<&Value> = done
+            .iter()
+            .filter(|c| c["Next"] == "WaitBeforeScaleDown")
+            .collect();
+        assert_eq!(to_clean_up.len(), 1);
+        let rule = to_clean_up[0].to_string();
+        assert!(
+            rule.contains(r#""Variable":"$.done""#)
+                && rule.contains(r#""BooleanEquals":true"#)
+                && rule.contains(r#""StringEquals":"scale_down""#),
+            "{rule}"
+        );
+        assert_eq!(
+            serde_json::to_value(crate::spec::Action::ScaleDown).ok(),
+            Some(Value::from("scale_down"))
+        );
     }
 
     #[test]
@@ -353,6 +381,10 @@ mod tests {
                 target: String::new(),
                 version: 1,
                 now_held_by: String::new(),
+            },
+            Error::ScaleDownRefused {
+                group: String::new(),
+                reason: String::new(),
             },
             Error::RollbackRefused {
                 target: String::new(),

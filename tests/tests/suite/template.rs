@@ -62,7 +62,7 @@ fn statements_with<'a>(text: &'a str, action: &str) -> Vec<String> {
     let lines: Vec<&'a str> = text.lines().collect();
     let mut found = Vec::new();
     for (i, line) in lines.iter().enumerate() {
-        if line.trim_start() != "Statement:" {
+        if line.trim_start().trim_start_matches("- ") != "Statement:" {
             continue;
         }
         let own = indent(line);
@@ -510,5 +510,62 @@ fn validate_traffic_reads_service_revisions_and_rules_only() {
     assert!(
         statements_with(&role, "elasticloadbalancing:Modify").is_empty(),
         "validate-traffic never changes a listener or rule"
+    );
+}
+
+#[test]
+fn shift_traffic_scales_in_only_the_listed_groups() {
+    let text = template();
+    let parameter = block(&text, &["Parameters", "ShiftAutoScalingGroupNames"]);
+    assert!(parameter.contains("Default: \"\""), "{parameter}");
+    assert!(parameter.contains("{0,9}"), "{parameter}");
+    let function = block(&text, &["Resources", "ShiftTrafficFunction"]);
+    let granted = statements_with(&function, "autoscaling:UpdateAutoScalingGroup");
+    assert_eq!(granted.len(), 1, "{granted:#?}");
+    let statement = &granted[0];
+    assert!(!statement.contains("Resource: \"*\""), "{statement}");
+    let group = "arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/${Name}";
+    let arns: Vec<&str> = statement
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("- arn:"))
+        .collect();
+    assert_eq!(arns, vec![format!("- {group}"); 10], "{statement}");
+    let slots: Vec<&str> = statement
+        .lines()
+        .filter(|l| l.contains("!Select ["))
+        .collect();
+    assert_eq!(slots.len(), 10);
+    for (n, slot) in slots.iter().enumerate() {
+        assert!(
+            slot.contains(&format!("!Select [{n}, "))
+                && slot.contains(&format!(
+                    "${{ShiftAutoScalingGroupNames}}{}",
+                    ",${First}".repeat(9)
+                )),
+            "{slot}"
+        );
+    }
+    // Without names there is no grant at all, not even the read.
+    let policies = block(&text, &["ShiftTrafficFunction", "Properties", "Policies"]);
+    let policy = items(&policies)
+        .into_iter()
+        .find(|p| p.contains("autoscaling:UpdateAutoScalingGroup"))
+        .expect("the scale-in policy");
+    assert!(
+        policy.contains("autoscaling:DescribeAutoScalingGroups"),
+        "{policy}"
+    );
+    let mut head = policy.lines().map(str::trim);
+    assert_eq!(head.next(), Some("- !If"), "{policy}");
+    assert_eq!(head.next(), Some("- ShiftGroupsGiven"), "{policy}");
+    // The wait before a clean-up reads blue's deregistration delay.
+    assert_eq!(
+        statements_with(
+            &function,
+            "elasticloadbalancing:DescribeTargetGroupAttributes"
+        )
+        .len(),
+        1
     );
 }
