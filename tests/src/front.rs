@@ -138,7 +138,7 @@ impl Fault {
 fn is_query_service(service: &str) -> bool {
     matches!(
         service,
-        "elasticloadbalancing" | "sns" | "monitoring" | "ec2" | "sts" | "sqs"
+        "elasticloadbalancing" | "sns" | "monitoring" | "ec2" | "sts" | "sqs" | "autoscaling"
     )
 }
 

@@ -321,6 +321,67 @@ impl Alb {
     }
 }
 
+/// Auto Scaling groups in moto, each attached to one of the world's target groups (moto
+/// registers their instances there), as the classic fleet without CodeDeploy runs.
+pub struct Fleets {
+    pub client: aws_sdk_autoscaling::Client,
+}
+
+/// What a test reads of a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetSize {
+    pub desired: i32,
+    pub min: i32,
+    pub instances: usize,
+}
+
+impl Fleets {
+    pub async fn new(bench: &Bench) -> Fleets {
+        let client = aws_sdk_autoscaling::Client::new(&bench.sdk_config().await);
+        client
+            .create_launch_configuration()
+            .launch_configuration_name("shop-web")
+            .image_id("ami-12c6146b")
+            .instance_type("t3.micro")
+            .send()
+            .await
+            .expect("create launch configuration");
+        Fleets { client }
+    }
+
+    /// A group of `size` instances attached to `target_group`.
+    pub async fn create(&self, name: &str, target_group: &str, size: i32) {
+        self.client
+            .create_auto_scaling_group()
+            .auto_scaling_group_name(name)
+            .launch_configuration_name("shop-web")
+            .min_size(size.min(1))
+            .max_size(size.max(1) * 2)
+            .desired_capacity(size)
+            .target_group_arns(target_group)
+            .availability_zones(format!("{}a", crate::bench::REGION))
+            .send()
+            .await
+            .expect("create auto scaling group");
+    }
+
+    pub async fn size(&self, name: &str) -> FleetSize {
+        let out = self
+            .client
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(name)
+            .send()
+            .await
+            .expect("describe auto scaling groups");
+        let group = out.auto_scaling_groups().first().expect("the group");
+        FleetSize {
+            desired: group.desired_capacity().unwrap_or_default(),
+            min: group.min_size().unwrap_or_default(),
+            instances: group.instances().len(),
+        }
+    }
+}
+
 /// The forward action's target groups and weights.
 pub fn groups_of(actions: &[Action]) -> Vec<(String, i32)> {
     let forward = actions

@@ -11,6 +11,7 @@ mod invoke;
 mod notify_slack;
 mod notify_slack_burst;
 mod shift_traffic;
+mod shift_traffic_cleanup;
 mod shift_traffic_driver;
 mod shift_traffic_gates;
 mod shift_traffic_safety;
