@@ -194,7 +194,8 @@ pub(crate) async fn scale_down<P: Ports>(ctx: &mut Step<'_, P>) -> Result<Output
     ctx.release().await;
     if !matches!(result, Err(Error::Throttled { .. })) {
         let (outcome, reason) = match &result {
-            Ok(out) => (rollout_kit::Outcome::Succeeded, out.reason.clone()),
+            // The summary says what was done; a reason is for a refusal.
+            Ok(_) => (rollout_kit::Outcome::Succeeded, None),
             Err(err) => (rollout_kit::Outcome::Failed, Some(err.to_string())),
         };
         let written = matches!(&result, Ok(out) if !out.already_applied);
