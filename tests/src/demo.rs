@@ -38,6 +38,10 @@ pub enum Scenario {
     /// An ECS built-in CANARY deployment (no CodeDeploy) with validate-traffic attached at every
     /// lifecycle stage ([`crate::demo_ecs`]).
     Ecs,
+    /// A canary of an Auto Scaling fleet without CodeDeploy ([`crate::demo_asg`]): green
+    /// validated before the first shift and after each, a pause a person approves from Slack,
+    /// then blue's group scaled in.
+    Asg,
 }
 
 impl std::str::FromStr for Scenario {
@@ -49,8 +53,9 @@ impl std::str::FromStr for Scenario {
             "alarm" => Ok(Scenario::Alarm),
             "watch" => Ok(Scenario::Watch),
             "ecs" => Ok(Scenario::Ecs),
+            "asg" => Ok(Scenario::Asg),
             other => Err(format!(
-                "unknown scenario {other:?} (healthy, failing, alarm, watch, ecs)"
+                "unknown scenario {other:?} (healthy, failing, alarm, watch, ecs, asg)"
             )),
         }
     }
@@ -67,6 +72,9 @@ pub struct Summary {
     pub rolled_back: bool,
     /// `Watch`: how the rollback after the mid-bake alarm was timed.
     pub watched_rollback: Option<WatchedRollback>,
+    /// `Asg`: who approved the pause, and blue's group's desired capacity at the end.
+    pub approved_by: Option<String>,
+    pub blue_fleet_after: Option<i32>,
     /// How many topic messages were already handed to notify-slack.
     sns_seen: usize,
 }
@@ -107,6 +115,14 @@ impl Summary {
                     && self.final_green_percent == 100.0
                     && !self.rolled_back
                     && self.shift_statuses.iter().all(|s| s.ends_with("SUCCEEDED"))
+            }
+            // Validated, approved, all on green, and blue's fleet scaled in to nothing.
+            Scenario::Asg => {
+                self.hook_status.as_deref() == Some("Succeeded")
+                    && self.final_green_percent == 100.0
+                    && !self.rolled_back
+                    && self.approved_by.is_some()
+                    && self.blue_fleet_after == Some(0)
             }
         }
     }
@@ -167,16 +183,18 @@ impl Timeline {
     }
 }
 
-struct Functions {
-    validate: LambdaFn,
-    shift: LambdaFn,
-    notify: LambdaFn,
+pub(crate) struct Functions {
+    pub(crate) validate: LambdaFn,
+    pub(crate) shift: LambdaFn,
+    pub(crate) notify: LambdaFn,
 }
 
 /// Runs a release. `quiet` keeps stdout clean (for tests); the timeline is returned either way.
 pub async fn run(scenario: Scenario, quiet: bool) -> (Summary, String) {
-    if scenario == Scenario::Ecs {
-        return crate::demo_ecs::run(quiet).await;
+    match scenario {
+        Scenario::Ecs => return crate::demo_ecs::run(quiet).await,
+        Scenario::Asg => return crate::demo_asg::run(quiet).await,
+        _ => {}
     }
     let mut timeline = Timeline {
         started: Instant::now(),
@@ -532,7 +550,7 @@ async fn raise_alarm(
 }
 
 /// Counts one shift-traffic answer in the summary.
-fn note_shift(summary: &mut Summary, out: &Value) {
+pub(crate) fn note_shift(summary: &mut Summary, out: &Value) {
     let status = out
         .get("status")
         .and_then(Value::as_str)
@@ -564,7 +582,7 @@ async fn invoke_shift(
     }
 }
 
-fn draw_weights(timeline: &mut Timeline, out: &Value) {
+pub(crate) fn draw_weights(timeline: &mut Timeline, out: &Value) {
     let green = out
         .get("green_percent")
         .and_then(Value::as_f64)
@@ -594,7 +612,7 @@ fn bar(percent: f64) -> String {
     format!("{}{}", "█".repeat(filled), "░".repeat(20 - filled))
 }
 
-async fn start_functions(
+pub(crate) async fn start_functions(
     bench: &Bench,
     world: &ReleaseWorld,
     proxy: &ForwardProxy,
@@ -620,7 +638,7 @@ async fn start_functions(
 }
 
 /// Hands every message published to the topic since the last call to notify-slack.
-async fn deliver_published(
+pub(crate) async fn deliver_published(
     functions: &Functions,
     bench: &Bench,
     world: &ReleaseWorld,
@@ -711,7 +729,7 @@ fn verdict_figures(bench: &Bench) -> String {
     }
 }
 
-async fn green_percent_now(config: &SdkConfig, world: &ReleaseWorld) -> f64 {
+pub(crate) async fn green_percent_now(config: &SdkConfig, world: &ReleaseWorld) -> f64 {
     let listeners = aws_sdk_elasticloadbalancingv2::Client::new(config)
         .describe_listeners()
         .listener_arns(&world.prod_listener_arn)

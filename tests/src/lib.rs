@@ -25,6 +25,7 @@ pub mod asl;
 pub mod async_invoke;
 pub mod bench;
 pub mod demo;
+pub mod demo_asg;
 pub mod demo_ecs;
 pub mod ecs_fake;
 pub mod ecs_world;

@@ -92,3 +92,27 @@ async fn ecs_canary_answers_every_stage_with_soak_round_trips() {
     assert!(timeline.contains("IN_PROGRESS"), "{timeline}");
     assert!(timeline.contains("production on green"), "{timeline}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asg_canary_is_validated_approved_from_slack_and_scales_blue_in() {
+    let (summary, timeline) = demo::run(Scenario::Asg, true).await;
+    assert!(summary.as_expected(Scenario::Asg), "{timeline}");
+    rollout_bench::demo_asg::shows_every_part(&timeline)
+        .unwrap_or_else(|missing| panic!("missing {missing}:\n{timeline}"));
+    // The steps in order: 10 %, held for the person, 100 %, the bake's check, the clean-up.
+    assert_eq!(
+        summary.shift_statuses,
+        [
+            "Shifted",
+            "AwaitingApproval",
+            "Shifted",
+            "Completed",
+            "ScaledDown"
+        ],
+        "{timeline}"
+    );
+    // The person answered only after Slack showed the approve command.
+    let slack = timeline.find("send-task-success").expect("the command in Slack");
+    let person = timeline.find("runs the approve command").expect("the person");
+    assert!(slack < person, "{timeline}");
+}

@@ -29,6 +29,13 @@ pub fn console_base(region: &str) -> Option<String> {
     }
 }
 
+/// `d-` and nine letters or digits: a CodeDeploy deployment's id. A validation of an ECS
+/// deployment or of a rollout without CodeDeploy names something else, with no console page.
+pub fn is_codedeploy_id(id: &str) -> bool {
+    id.strip_prefix("d-")
+        .is_some_and(|rest| rest.len() == 9 && rest.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
 pub fn deployment_url(region: Option<&str>, deployment_id: &str) -> Option<String> {
     let region = region?;
     if !is_plain_id(deployment_id) {
@@ -166,6 +173,16 @@ mod tests {
         assert_eq!(console_base("us-iso-east-1"), None);
         assert_eq!(console_base("Asia Pacific (Tokyo)"), None);
         assert_eq!(deployment_url(Some("us-east-1"), "d-1|x"), None);
+        assert!(is_codedeploy_id("d-4K7T2ZQ1B"));
+        for other in [
+            "run-1",
+            "d-4K7T2ZQ1",
+            "d-4K7T2ZQ1B2",
+            "checkout at PRE_SCALE_UP",
+            "",
+        ] {
+            assert!(!is_codedeploy_id(other), "{other}");
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::status::{canonical, words};
 use crate::time::{format_duration, slack_date};
 use crate::tone::{emoji, tone};
 
-use super::console::deployment_url;
+use super::console::{deployment_url, is_codedeploy_id};
 use super::{View, code, deployment_link, region_and_account};
 
 /// `shop-blue` from a target-group ARN, `shop-alb listener` from a listener ARN.
@@ -99,6 +99,7 @@ pub(super) fn rollout(event: &RolloutEvent) -> View {
         context.push(slack_date(time));
     }
     if let RolloutDetail::Validation(v) = &event.detail
+        && is_codedeploy_id(&v.deployment_id)
         && let Some(url) = deployment_url(region, &v.deployment_id)
     {
         context.push(format!("<{url}|Open in the CodeDeploy console>"));
