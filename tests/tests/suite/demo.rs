@@ -112,7 +112,11 @@ async fn asg_canary_is_validated_approved_from_slack_and_scales_blue_in() {
         "{timeline}"
     );
     // The person answered only after Slack showed the approve command.
-    let slack = timeline.find("send-task-success").expect("the command in Slack");
-    let person = timeline.find("runs the approve command").expect("the person");
+    let slack = timeline
+        .find("send-task-success")
+        .expect("the command in Slack");
+    let person = timeline
+        .find("runs the approve command")
+        .expect("the person");
     assert!(slack < person, "{timeline}");
 }
