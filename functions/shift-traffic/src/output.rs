@@ -321,7 +321,8 @@ mod tests {
             "time_scale": 0.5,
             "pause_before_final": {"timeout_seconds": 600, "on_timeout": "promote"},
             "validate": {"target_url": "https://green.internal:8443", "settings": {"probeRequests": 5}},
-            "validate_after_each_step": true
+            "validate_after_each_step": true,
+            "scale_down_blue": {"auto_scaling_group": "web-blue", "wait_seconds": 300}
         })
     }
 
@@ -412,6 +413,13 @@ mod tests {
         let mut requested = Output::new(&spec, &plan, Status::ApprovalRequested, plan[0].weights);
         requested.approval = Some(crate::pause::approval(1, pause, 1.0));
         outputs.push(requested.held_by(&rollout));
+        // The completing step handing on to the clean-up, and the clean-up's answer.
+        let mut scheduled = Output::new(&spec, &plan, Status::Completed, plan[1].weights);
+        (scheduled.done, scheduled.action, scheduled.wait_seconds) = (true, Action::ScaleDown, 300);
+        outputs.push(scheduled);
+        let mut scaled = Output::new(&spec, &plan, Status::ScaledDown, plan[1].weights);
+        (scaled.done, scaled.action) = (true, Action::ScaleDown);
+        outputs.push(scaled.held_by(&rollout));
 
         for out in outputs {
             let value = serde_json::to_value(&out).unwrap();
@@ -445,6 +453,7 @@ mod tests {
                 again.validate_after_each_step,
                 spec.validate_after_each_step
             );
+            assert_eq!(again.scale_down, spec.scale_down);
         }
     }
 }
