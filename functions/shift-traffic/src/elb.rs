@@ -5,6 +5,9 @@ use std::time::Duration;
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::config::http::HttpResponse;
 use aws_sdk_elasticloadbalancingv2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::{
+    DescribeTargetHealthError, DescribeTargetHealthOutput,
+};
 use aws_sdk_elasticloadbalancingv2::types::Action;
 use rollout_kit::retry::{Backoff, RetryError, retry_until, sdk_is_transient};
 use tokio::time::Instant;
@@ -142,14 +145,10 @@ impl Elb {
         target_group_arn: &str,
         until: Instant,
     ) -> Result<HealthCounts, Error> {
-        let out = call("DescribeTargetHealth", until, || {
-            self.client
-                .describe_target_health()
-                .target_group_arn(target_group_arn)
-                .send()
-        })
-        .await
-        .map_err(|e| map_error("DescribeTargetHealth", target, e))?;
+        let out = self
+            .describe_target_health(target_group_arn, until)
+            .await
+            .map_err(|e| map_error("DescribeTargetHealth", target, e))?;
         Ok(HealthCounts::from_states(
             out.target_health_descriptions().iter().map(|d| {
                 let health = d.target_health();
@@ -170,19 +169,32 @@ impl Elb {
         target_group_arn: &str,
         until: Instant,
     ) -> Result<Vec<String>, Error> {
-        let out = call("DescribeTargetHealth", until, || {
+        let out = self
+            .describe_target_health(target_group_arn, until)
+            .await
+            .map_err(|e| group_error("DescribeTargetHealth", e))?;
+        Ok(out
+            .target_health_descriptions()
+            .iter()
+            .filter_map(|d| d.target().and_then(|t| t.id()).map(str::to_string))
+            .collect())
+    }
+
+    async fn describe_target_health(
+        &self,
+        target_group_arn: &str,
+        until: Instant,
+    ) -> Result<
+        DescribeTargetHealthOutput,
+        RetryError<SdkError<DescribeTargetHealthError, HttpResponse>>,
+    > {
+        call("DescribeTargetHealth", until, || {
             self.client
                 .describe_target_health()
                 .target_group_arn(target_group_arn)
                 .send()
         })
         .await
-        .map_err(|e| group_error("DescribeTargetHealth", e))?;
-        Ok(out
-            .target_health_descriptions()
-            .iter()
-            .filter_map(|d| d.target().and_then(|t| t.id()).map(str::to_string))
-            .collect())
     }
 
     pub async fn deregistration_delay(

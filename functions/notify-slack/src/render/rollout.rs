@@ -173,16 +173,18 @@ fn shift_blocks(card: &mut Card, s: &ShiftDetail) {
         fields.push(("Next step", format!("in {}", format_duration(wait as i64))));
     }
     fields.push(("Traffic", code(&short_resource(&s.target_arn))));
-    if !s.blue_target_group.is_empty() {
-        fields.push(("Blue", code(&short_resource(&s.blue_target_group))));
-    }
-    if !s.green_target_group.is_empty() {
-        fields.push((
-            "Green target group",
-            code(&short_resource(&s.green_target_group)),
-        ));
-    }
+    pair_fields(&mut fields, &s.blue_target_group, &s.green_target_group);
     card.fields(&fields);
+}
+
+/// Blue's and green's target groups, when the event names them.
+fn pair_fields(fields: &mut Vec<(&str, String)>, blue: &str, green: &str) {
+    if !blue.is_empty() {
+        fields.push(("Blue", code(&short_resource(blue))));
+    }
+    if !green.is_empty() {
+        fields.push(("Green target group", code(&short_resource(green))));
+    }
 }
 
 /// The pause, then the two commands, each in a code block a person copies as it is.
@@ -240,15 +242,7 @@ fn scale_down_blocks(card: &mut Card, d: &ScaleDownDetail) {
         ("Desired capacity", size),
         ("Traffic", code(&short_resource(&d.target_arn))),
     ];
-    if !d.blue_target_group.is_empty() {
-        fields.push(("Blue", code(&short_resource(&d.blue_target_group))));
-    }
-    if !d.green_target_group.is_empty() {
-        fields.push((
-            "Green target group",
-            code(&short_resource(&d.green_target_group)),
-        ));
-    }
+    pair_fields(&mut fields, &d.blue_target_group, &d.green_target_group);
     card.fields(&fields);
 }
 
