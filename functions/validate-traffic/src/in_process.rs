@@ -105,6 +105,7 @@ struct State {
     port: u16,
     get_deployment: Lookup,
     describe_listeners: Lookup,
+    describe_rules: Lookup,
     /// Error codes the next report attempts get, in turn, before one is accepted.
     report_errors: VecDeque<&'static str>,
     report_attempts: usize,
@@ -376,10 +377,10 @@ impl LoadBalancers for Account {
         &self,
         rule_arn: &str,
     ) -> Answer<DescribeRulesOutput, DescribeRulesError> {
-        let conditions = {
+        let (how, conditions) = {
             let mut state = self.lock();
             state.ecs_lookups.push(format!("DescribeRules {rule_arn}"));
-            state.rule_conditions.clone()
+            (state.describe_rules, state.rule_conditions.clone())
         };
         let forward = Action::builder()
             .r#type(ActionTypeEnum::Forward)
@@ -392,7 +393,8 @@ impl LoadBalancers for Account {
             .actions(forward)
             .is_default(false)
             .build();
-        Ok(DescribeRulesOutput::builder().rules(rule).build())
+        let answer = DescribeRulesOutput::builder().rules(rule).build();
+        self.lookup(how, DescribeRulesError::generic, answer).await
     }
 }
 

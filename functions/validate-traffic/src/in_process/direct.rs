@@ -229,6 +229,34 @@ async fn a_hung_lookup_under_a_short_deadline_is_failed_in_time() {
     assert_eq!(published(&account), [(Outcome::Failed, "direct".into(), 0)]);
 }
 
+/// The rule path's lookups (DescribeRules, then the rule's listener) are bounded as the
+/// listener path's are: a hang in either is a Failed verdict naming it, before the deadline.
+#[tokio::test(start_paused = true)]
+async fn a_hung_rule_lookup_is_failed_in_time_naming_it() {
+    for operation in ["DescribeRules", "DescribeListeners"] {
+        let account = Account::new(1);
+        account.lock().rule_conditions = vec![canary_rule()];
+        match operation {
+            "DescribeRules" => account.lock().describe_rules = Lookup::Hangs,
+            _ => account.lock().describe_listeners = Lookup::Hangs,
+        }
+        let started = Instant::now();
+        let time = Duration::from_secs(3);
+        let out = ask(&account, json!({"probe": {"rule_arn": TEST_RULE}}), time)
+            .await
+            .expect("answered");
+        assert_eq!(out["verdict"], "Failed", "{operation}: {out}");
+        let reason = out["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains(operation) && reason.contains("no answer"),
+            "{operation}: {reason}"
+        );
+        assert!(started.elapsed() < time, "{:?}", started.elapsed());
+        assert_eq!(out["requests"], 0);
+        assert_eq!(published(&account), [(Outcome::Failed, "direct".into(), 0)]);
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_hung_green_is_failed_before_the_deadline() {
     let account = Account::new(1);
