@@ -6,6 +6,7 @@ use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::config::http::HttpResponse;
 use aws_sdk_elasticloadbalancingv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_elasticloadbalancingv2::types::Action;
+use rollout_kit::LazyClient;
 use rollout_kit::retry::{Backoff, RetryError, retry_until, sdk_is_transient};
 use tokio::time::Instant;
 
@@ -60,11 +61,12 @@ where
 }
 
 pub struct Elb {
-    client: Client,
+    /// Built by the first call.
+    client: LazyClient<Client>,
 }
 
 impl Elb {
-    pub fn new(client: Client) -> Self {
+    pub fn new(client: LazyClient<Client>) -> Self {
         Self { client }
     }
 
