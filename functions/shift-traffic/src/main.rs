@@ -14,7 +14,10 @@ use rollout_kit::{Env, LazyClient};
 use shift_traffic::config::Config;
 use shift_traffic::{alarms, elb, handler, lease};
 
-#[tokio::main]
+// A step's work is AWS calls one after another, never CPU-bound, so one thread runs it:
+// a current-thread runtime starts without spawning workers (about 0.2 ms of init) and its
+// wake-ups stay on that thread.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     rollout_kit::startup::init_logging();
     let (config, tls) = read_config(&Env::from_process(), Config::from_env)?;
