@@ -22,4 +22,5 @@ pub use event::{
     ShiftStatus, ValidationDetail, step_label,
 };
 pub use publish::{PUBLISH_TIMEOUT, PublishFailed, Publisher};
+pub use startup::LazyClient;
 pub use tls::Tls;

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use crate::event::RolloutEvent;
+use crate::startup::LazyClient;
 
 /// The longest a publish may take, SDK retries included. SNS answers in tens of milliseconds;
 /// anything slower is an outage the rollout must not wait out.
@@ -22,13 +23,14 @@ pub struct PublishFailed {
 /// The notifications topic and how long a publish may take.
 #[derive(Debug, Clone)]
 pub struct Publisher {
-    sns: aws_sdk_sns::Client,
+    /// Built by the first publish.
+    sns: LazyClient<aws_sdk_sns::Client>,
     topic_arn: String,
     timeout: Duration,
 }
 
 impl Publisher {
-    pub fn new(sns: aws_sdk_sns::Client, topic_arn: String) -> Publisher {
+    pub fn new(sns: LazyClient<aws_sdk_sns::Client>, topic_arn: String) -> Publisher {
         Publisher {
             sns,
             topic_arn,
@@ -55,7 +57,7 @@ impl Publisher {
         let timeout = self.timeout.min(limit);
         let result = match tokio::time::timeout(
             timeout,
-            publish_rollout_event(&self.sns, &self.topic_arn, event),
+            publish_rollout_event(self.sns.get(), &self.topic_arn, event),
         )
         .await
         {

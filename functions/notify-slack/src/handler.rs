@@ -13,7 +13,7 @@ use aws_config::SdkConfig;
 use aws_sdk_kms::config::retry::RetryConfig;
 use lambda_runtime::LambdaEvent;
 use rollout_kit::startup::with_timeouts;
-use rollout_kit::{Deadline, Tls};
+use rollout_kit::{Deadline, LazyClient, Tls};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -56,15 +56,15 @@ impl Deps {
         let slack = Slack::new(config.timeout, config.policy, tls)
             .map_err(|e| Error::HttpClient(e.without_url().to_string()))?;
         // Retries are ours (`retry_until` in `secret`), bounded by the invocation's deadline;
-        // the SDK's own would sleep past it.
-        let kms = aws_sdk_kms::config::Builder::from(&with_timeouts(aws, KMS_ATTEMPT, KMS_ATTEMPT))
-            .retry_config(RetryConfig::disabled())
-            .build();
-        Ok(Deps::with_adapters(
-            config,
-            aws_sdk_kms::Client::from_conf(kms),
-            slack,
-        ))
+        // the SDK's own would sleep past it. Built by the first decrypt, not at init.
+        let kms = LazyClient::from_sdk(aws, |aws| {
+            aws_sdk_kms::Client::from_conf(
+                aws_sdk_kms::config::Builder::from(&with_timeouts(aws, KMS_ATTEMPT, KMS_ATTEMPT))
+                    .retry_config(RetryConfig::disabled())
+                    .build(),
+            )
+        });
+        Ok(Deps::with_adapters(config, kms, slack))
     }
 }
 

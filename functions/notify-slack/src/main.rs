@@ -8,7 +8,10 @@ use rollout_kit::startup::read_config;
 use notify_slack::config::Config;
 use notify_slack::handler::{Deps, handle};
 
-#[tokio::main]
+// The work is I/O (KMS, Slack) and rendering small messages, so one thread runs it: a
+// current-thread runtime starts without spawning workers (about 0.2 ms of init) and its
+// wake-ups stay on that thread.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     rollout_kit::startup::init_logging();
     let (config, tls) = read_config(&Env::from_process(), Config::from_env)?;

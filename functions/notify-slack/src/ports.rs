@@ -10,6 +10,7 @@ use std::time::Duration;
 use aws_sdk_kms::error::SdkError;
 use aws_sdk_kms::operation::decrypt::{DecryptError, DecryptOutput};
 use aws_sdk_kms::primitives::Blob;
+use rollout_kit::LazyClient;
 
 use crate::webhook::WebhookUrl;
 
@@ -49,21 +50,21 @@ pub trait Ports: 'static {
     type Webhook: WebhookPoster;
 }
 
-/// The real ones.
+/// The real ones; the KMS client is built by the first decrypt.
 pub struct Aws;
 
 impl Ports for Aws {
-    type Kms = aws_sdk_kms::Client;
+    type Kms = LazyClient<aws_sdk_kms::Client>;
     type Webhook = crate::delivery::Http;
 }
 
-impl Decrypter for aws_sdk_kms::Client {
+impl Decrypter for LazyClient<aws_sdk_kms::Client> {
     async fn decrypt(
         &self,
         ciphertext: Blob,
         context: Option<(&str, &str)>,
     ) -> Result<DecryptOutput, SdkError<DecryptError>> {
-        let mut request = self.decrypt().ciphertext_blob(ciphertext);
+        let mut request = self.get().decrypt().ciphertext_blob(ciphertext);
         if let Some((key, value)) = context {
             request = request.encryption_context(key, value);
         }

@@ -26,7 +26,7 @@ const TRY_OTHER_FORM: &[&str] = &[
     "IncorrectKeyException",
 ];
 
-pub struct WebhookSecret<K = aws_sdk_kms::Client> {
+pub struct WebhookSecret<K = rollout_kit::LazyClient<aws_sdk_kms::Client>> {
     kms: K,
     ciphertext: Blob,
     function_name: String,

@@ -2,6 +2,7 @@
 
 use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::types::AlarmType;
+use rollout_kit::LazyClient;
 
 use rollout_kit::retry::RetryError;
 use tokio::time::Instant;
@@ -10,11 +11,12 @@ use crate::error::Error;
 use crate::gates::AlarmState;
 
 pub struct Alarms {
-    client: Client,
+    /// Built by the first call.
+    client: LazyClient<Client>,
 }
 
 impl Alarms {
-    pub fn new(client: Client) -> Self {
+    pub fn new(client: LazyClient<Client>) -> Self {
         Self { client }
     }
 

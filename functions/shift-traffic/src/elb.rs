@@ -9,6 +9,7 @@ use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::{
     DescribeTargetHealthError, DescribeTargetHealthOutput,
 };
 use aws_sdk_elasticloadbalancingv2::types::Action;
+use rollout_kit::LazyClient;
 use rollout_kit::retry::{Backoff, RetryError, retry_until, sdk_is_transient};
 use tokio::time::Instant;
 
@@ -63,11 +64,12 @@ where
 }
 
 pub struct Elb {
-    client: Client,
+    /// Built by the first call.
+    client: LazyClient<Client>,
 }
 
 impl Elb {
-    pub fn new(client: Client) -> Self {
+    pub fn new(client: LazyClient<Client>) -> Self {
         Self { client }
     }
 

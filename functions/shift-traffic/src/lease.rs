@@ -20,6 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use rollout_kit::LazyClient;
 use rollout_kit::retry::{Backoff, RetryError, retry_until, sdk_is_transient};
 use serde::Serialize;
 use tokio::time::Instant;
@@ -93,7 +94,8 @@ impl Held {
 }
 
 pub struct Leases {
-    client: Client,
+    /// Built by the first call.
+    client: LazyClient<Client>,
     table: String,
     grace: Duration,
 }
@@ -114,7 +116,7 @@ fn n(value: u64) -> AttributeValue {
 }
 
 impl Leases {
-    pub fn new(client: Client, table: String, grace: Duration) -> Leases {
+    pub fn new(client: LazyClient<Client>, table: String, grace: Duration) -> Leases {
         Leases {
             client,
             table,

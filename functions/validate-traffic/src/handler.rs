@@ -9,7 +9,7 @@ use aws_config::SdkConfig;
 use aws_sdk_codedeploy::config::retry::RetryConfig;
 use lambda_runtime::LambdaEvent;
 use rollout_kit::startup::with_timeouts;
-use rollout_kit::{ConfigError, Deadline, Env, Margin, PUBLISH_TIMEOUT, Tls};
+use rollout_kit::{ConfigError, Deadline, Env, LazyClient, Margin, PUBLISH_TIMEOUT, Tls};
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -79,30 +79,40 @@ pub fn configure(
 }
 
 impl Deps {
+    /// No client is built here: each is built, with its bounds, by the first invocation that
+    /// calls its service (`rollout_kit::LazyClient`), so a report-only invocation builds the
+    /// reporter alone and an ECS rollback answer none.
     pub fn new(env: &Env, sdk: &SdkConfig, tls: Result<&Tls, &ConfigError>) -> Deps {
         let (setup, margin) = configure(env, tls);
         // No client without bounds: a call that hangs must not wait for the Lambda timeout.
-        let lookups = with_timeouts(sdk, LOOKUP_ATTEMPT_TIMEOUT, LOOKUP_OPERATION_TIMEOUT);
-        let reporting = with_timeouts(sdk, report::ATTEMPT_TIMEOUT, report::ATTEMPT_TIMEOUT);
-        let publishing = with_timeouts(sdk, PUBLISH_TIMEOUT, PUBLISH_TIMEOUT);
-        let reporter = aws_sdk_codedeploy::Client::from_conf(
-            aws_sdk_codedeploy::config::Builder::from(&reporting)
-                .retry_config(RetryConfig::disabled())
-                .build(),
-        );
+        fn lookups(sdk: &SdkConfig) -> SdkConfig {
+            with_timeouts(sdk, LOOKUP_ATTEMPT_TIMEOUT, LOOKUP_OPERATION_TIMEOUT)
+        }
         Deps {
             setup,
             margin,
-            codedeploy: aws_sdk_codedeploy::Client::new(&lookups),
-            reporter,
-            elb: aws_sdk_elasticloadbalancingv2::Client::new(&lookups),
-            ecs: aws_sdk_ecs::Client::new(&lookups),
-            lambda: aws_sdk_lambda::Client::new(&with_timeouts(
-                sdk,
-                INVOKE_TIMEOUT,
-                INVOKE_TIMEOUT,
-            )),
-            sns: aws_sdk_sns::Client::new(&publishing),
+            codedeploy: LazyClient::from_sdk(sdk, |sdk| {
+                aws_sdk_codedeploy::Client::new(&lookups(sdk))
+            }),
+            reporter: LazyClient::from_sdk(sdk, |sdk| {
+                let reporting =
+                    with_timeouts(sdk, report::ATTEMPT_TIMEOUT, report::ATTEMPT_TIMEOUT);
+                aws_sdk_codedeploy::Client::from_conf(
+                    aws_sdk_codedeploy::config::Builder::from(&reporting)
+                        .retry_config(RetryConfig::disabled())
+                        .build(),
+                )
+            }),
+            elb: LazyClient::from_sdk(sdk, |sdk| {
+                aws_sdk_elasticloadbalancingv2::Client::new(&lookups(sdk))
+            }),
+            ecs: LazyClient::from_sdk(sdk, |sdk| aws_sdk_ecs::Client::new(&lookups(sdk))),
+            lambda: LazyClient::from_sdk(sdk, |sdk| {
+                aws_sdk_lambda::Client::new(&with_timeouts(sdk, INVOKE_TIMEOUT, INVOKE_TIMEOUT))
+            }),
+            sns: LazyClient::from_sdk(sdk, |sdk| {
+                aws_sdk_sns::Client::new(&with_timeouts(sdk, PUBLISH_TIMEOUT, PUBLISH_TIMEOUT))
+            }),
         }
     }
 }

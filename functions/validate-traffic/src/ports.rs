@@ -37,7 +37,7 @@ use aws_sdk_lambda::operation::get_alias::{GetAliasError, GetAliasOutput};
 use aws_sdk_lambda::operation::invoke::{InvokeError, InvokeOutput};
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
-use rollout_kit::RolloutEvent;
+use rollout_kit::{LazyClient, RolloutEvent};
 
 /// One SDK call's answer.
 pub type Answer<T, E> = Result<T, SdkError<E, HttpResponse>>;
@@ -138,24 +138,25 @@ pub trait Ports: 'static {
     type Events: EventSink;
 }
 
-/// The real ones.
+/// The real ones: SDK clients, each built by the first invocation that calls its service.
 pub struct Aws;
 
 impl Ports for Aws {
-    type Deployments = aws_sdk_codedeploy::Client;
-    type Reporter = aws_sdk_codedeploy::Client;
-    type LoadBalancers = aws_sdk_elasticloadbalancingv2::Client;
-    type Services = aws_sdk_ecs::Client;
-    type Functions = aws_sdk_lambda::Client;
-    type Events = aws_sdk_sns::Client;
+    type Deployments = LazyClient<aws_sdk_codedeploy::Client>;
+    type Reporter = LazyClient<aws_sdk_codedeploy::Client>;
+    type LoadBalancers = LazyClient<aws_sdk_elasticloadbalancingv2::Client>;
+    type Services = LazyClient<aws_sdk_ecs::Client>;
+    type Functions = LazyClient<aws_sdk_lambda::Client>;
+    type Events = LazyClient<aws_sdk_sns::Client>;
 }
 
-impl Deployments for aws_sdk_codedeploy::Client {
+impl Deployments for LazyClient<aws_sdk_codedeploy::Client> {
     async fn get_deployment(
         &self,
         deployment_id: &str,
     ) -> Answer<GetDeploymentOutput, GetDeploymentError> {
-        self.get_deployment()
+        self.get()
+            .get_deployment()
             .deployment_id(deployment_id)
             .send()
             .await
@@ -166,7 +167,8 @@ impl Deployments for aws_sdk_codedeploy::Client {
         application: &str,
         group: &str,
     ) -> Answer<GetDeploymentGroupOutput, GetDeploymentGroupError> {
-        self.get_deployment_group()
+        self.get()
+            .get_deployment_group()
             .application_name(application)
             .deployment_group_name(group)
             .send()
@@ -174,7 +176,7 @@ impl Deployments for aws_sdk_codedeploy::Client {
     }
 }
 
-impl HookReporter for aws_sdk_codedeploy::Client {
+impl HookReporter for LazyClient<aws_sdk_codedeploy::Client> {
     async fn put_hook_status(
         &self,
         deployment_id: &str,
@@ -182,7 +184,8 @@ impl HookReporter for aws_sdk_codedeploy::Client {
         status: LifecycleEventStatus,
     ) -> Answer<PutLifecycleEventHookExecutionStatusOutput, PutLifecycleEventHookExecutionStatusError>
     {
-        self.put_lifecycle_event_hook_execution_status()
+        self.get()
+            .put_lifecycle_event_hook_execution_status()
             .deployment_id(deployment_id)
             .lifecycle_event_hook_execution_id(execution_id)
             .status(status)
@@ -191,12 +194,13 @@ impl HookReporter for aws_sdk_codedeploy::Client {
     }
 }
 
-impl LoadBalancers for aws_sdk_elasticloadbalancingv2::Client {
+impl LoadBalancers for LazyClient<aws_sdk_elasticloadbalancingv2::Client> {
     async fn describe_listener(
         &self,
         listener_arn: &str,
     ) -> Answer<DescribeListenersOutput, DescribeListenersError> {
-        self.describe_listeners()
+        self.get()
+            .describe_listeners()
             .listener_arns(listener_arn)
             .send()
             .await
@@ -206,7 +210,8 @@ impl LoadBalancers for aws_sdk_elasticloadbalancingv2::Client {
         &self,
         load_balancer_arn: &str,
     ) -> Answer<DescribeLoadBalancersOutput, DescribeLoadBalancersError> {
-        self.describe_load_balancers()
+        self.get()
+            .describe_load_balancers()
             .load_balancer_arns(load_balancer_arn)
             .send()
             .await
@@ -216,7 +221,8 @@ impl LoadBalancers for aws_sdk_elasticloadbalancingv2::Client {
         &self,
         target_group_arn: &str,
     ) -> Answer<DescribeTargetHealthOutput, DescribeTargetHealthError> {
-        self.describe_target_health()
+        self.get()
+            .describe_target_health()
             .target_group_arn(target_group_arn)
             .send()
             .await
@@ -226,29 +232,31 @@ impl LoadBalancers for aws_sdk_elasticloadbalancingv2::Client {
         &self,
         rule_arn: &str,
     ) -> Answer<DescribeRulesOutput, DescribeRulesError> {
-        self.describe_rules().rule_arns(rule_arn).send().await
+        self.get().describe_rules().rule_arns(rule_arn).send().await
     }
 }
 
-impl ServiceRevisions for aws_sdk_ecs::Client {
+impl ServiceRevisions for LazyClient<aws_sdk_ecs::Client> {
     async fn describe_service_revision(
         &self,
         service_revision_arn: &str,
     ) -> Answer<DescribeServiceRevisionsOutput, DescribeServiceRevisionsError> {
-        self.describe_service_revisions()
+        self.get()
+            .describe_service_revisions()
             .service_revision_arns(service_revision_arn)
             .send()
             .await
     }
 }
 
-impl Functions for aws_sdk_lambda::Client {
+impl Functions for LazyClient<aws_sdk_lambda::Client> {
     async fn get_alias(
         &self,
         function: &str,
         alias: &str,
     ) -> Answer<GetAliasOutput, GetAliasError> {
-        self.get_alias()
+        self.get()
+            .get_alias()
             .function_name(function)
             .name(alias)
             .send()
@@ -261,7 +269,8 @@ impl Functions for aws_sdk_lambda::Client {
         qualifier: &str,
         payload: &str,
     ) -> Answer<InvokeOutput, InvokeError> {
-        self.invoke()
+        self.get()
+            .invoke()
             .invocation_type(InvocationType::RequestResponse)
             .function_name(function)
             .qualifier(qualifier)
@@ -271,7 +280,7 @@ impl Functions for aws_sdk_lambda::Client {
     }
 }
 
-impl EventSink for aws_sdk_sns::Client {
+impl EventSink for LazyClient<aws_sdk_sns::Client> {
     async fn publish_within(&self, topic_arn: &str, event: &RolloutEvent, limit: Duration) {
         // Logged inside; the verdict stands either way.
         let _ = rollout_kit::Publisher::new(self.clone(), topic_arn.to_string())

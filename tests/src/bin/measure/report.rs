@@ -329,14 +329,17 @@ pub fn benchmarks_page(r: &Results, tables: &str) -> String {
     let bundle: Vec<f64> = functions.iter().map(|f| f.init_bundle_ms.median).collect();
     let _ = writeln!(
         md,
-        "- **Init is {}× the floor's ({INIT_FACTOR}× is the target).** Each process builds one TLS \
-         client configuration (`shared/src/tls.rs`) from roots compiled into the binary, and \
+        "- **Init is {}× the floor's ({INIT_FACTOR}× is the target).** Init does only what every \
+         invocation needs (\"Start-up\" in docs/development.md): logging, the settings, one TLS \
+         client configuration (`shared/src/tls.rs`) from roots compiled into the binary, which \
          both the AWS SDK (through `shared/src/sdk_http.rs`, the SDK's HTTP client on reqwest) \
          and the function's own HTTP client (validate-traffic's probe, notify-slack's webhook) \
-         verify with it, so no certificate file is read at start-up. Naming a bundle in \
-         `SSL_CERT_FILE` adds its certificates; the whole system bundle (the `SSL_CERT_FILE` \
-         row) brings init to {} ms, and a private CA's bundle of a few certificates costs a \
-         fraction of that.",
+         verify with, and the AWS config with credentials from the environment; each SDK client \
+         is built by the first invocation that calls its service. The binaries are linked \
+         position-dependent (no relocations for the loader), and shift-traffic and notify-slack \
+         run on a current-thread runtime. Naming a bundle in `SSL_CERT_FILE` adds its \
+         certificates; the whole system bundle (the `SSL_CERT_FILE` row) brings init to {} ms, \
+         and a private CA's bundle of a few certificates costs a fraction of that.",
         range(&init_factors),
         range(&bundle)
     );
@@ -347,13 +350,10 @@ pub fn benchmarks_page(r: &Results, tables: &str) -> String {
             .collect();
         let _ = writeln!(
             md,
-            "  - Where the rest goes: a profile of start-up (`perf record` over a loop of cold \
-             starts of shift-traffic) puts about 60 % of a cold process's time in the kernel and \
-             12 % in the dynamic loader: loading, relocating and first touching a binary of 6–8 MB \
+            "  - Where the rest goes: most of it is loading and first touching a binary of 6–9 MB \
              (the floor's is under 1 MB), which shows as {} page faults by the end of the first \
-             invocation against the floor's {:.0}. Of our own start-up, the SDK's set-up (each \
-             client parses the endpoint partitions; the credentials chain) and the logging set-up \
-             are the largest parts, a few hundred microseconds together.",
+             invocation against the floor's {:.0}; validate-traffic also starts a multi-thread \
+             runtime (about 0.25 ms), which its deadline guard needs.",
             {
                 let low = faults.iter().copied().fold(f64::INFINITY, f64::min);
                 let high = faults.iter().copied().fold(f64::NEG_INFINITY, f64::max);
