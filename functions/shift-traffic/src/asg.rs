@@ -2,6 +2,7 @@
 //! for the clean-up after a completed rollout (`scale_down`).
 
 use aws_sdk_autoscaling::Client;
+use rollout_kit::LazyClient;
 use tokio::time::Instant;
 
 use crate::elb::{call, retry_error};
@@ -9,11 +10,12 @@ use crate::error::Error;
 use crate::scale_down::GroupView;
 
 pub struct Asg {
-    client: Client,
+    /// Built by the first clean-up: no other step calls Auto Scaling.
+    client: LazyClient<Client>,
 }
 
 impl Asg {
-    pub fn new(client: Client) -> Self {
+    pub fn new(client: LazyClient<Client>) -> Self {
         Self { client }
     }
 

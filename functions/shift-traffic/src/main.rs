@@ -44,7 +44,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             rollout_kit::Publisher::new(LazyClient::from_sdk(&aws, aws_sdk_sns::Client::new), topic)
         }),
         clock: shift_traffic::ports::SystemClock,
-        groups: asg::Asg::new(aws_sdk_autoscaling::Client::new(&aws)),
+        groups: asg::Asg::new(LazyClient::from_sdk(&aws, aws_sdk_autoscaling::Client::new)),
     };
     lambda_runtime::run(service_fn(|event| handler::handle(&deps, event))).await
 }
