@@ -283,10 +283,11 @@ async fn approve(
 }
 
 fn approval_published(bench: &Bench) -> bool {
-    bench.front.sns_messages().iter().any(|m| {
-        rollout_kit::RolloutEvent::parse(&m.message)
-            .is_some_and(|e| matches!(e.detail, rollout_kit::RolloutDetail::Approval(_)))
-    })
+    bench
+        .front
+        .rollout_events()
+        .iter()
+        .any(|e| matches!(e.detail, rollout_kit::RolloutDetail::Approval(_)))
 }
 
 /// For the demo's test: what the scenario printed must show every part.

@@ -255,6 +255,15 @@ impl AwsFront {
         self.lock().published.clone()
     }
 
+    /// The rollout events among the published messages, in order (any topic).
+    pub fn rollout_events(&self) -> Vec<rollout_kit::RolloutEvent> {
+        self.lock()
+            .published
+            .iter()
+            .filter_map(|m| rollout_kit::RolloutEvent::parse(&m.message))
+            .collect()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -5,7 +5,7 @@
 use crate::shift_traffic_support::{Alb, Ending, Execution, state_machine};
 use rollout_bench::Bench;
 use rollout_bench::shift_world::{FleetSize, Fleets, now_ms};
-use rollout_kit::{Outcome, RolloutDetail, RolloutEvent, ScaleDownDetail};
+use rollout_kit::{Outcome, RolloutDetail, ScaleDownDetail};
 use serde_json::{Value, json};
 
 /// Blue's fleet (3 instances) behind blue, green's (2) behind green.
@@ -30,9 +30,8 @@ fn spec(alb: &Alb, group: &str) -> Value {
 fn scale_down_events(bench: &Bench) -> Vec<(Outcome, Option<String>, ScaleDownDetail)> {
     bench
         .front
-        .sns_messages()
-        .iter()
-        .filter_map(|m| serde_json::from_str::<RolloutEvent>(&m.message).ok())
+        .rollout_events()
+        .into_iter()
         .filter_map(|e| match e.detail {
             RolloutDetail::ScaleDown(d) => Some((e.outcome, e.reason, d)),
             _ => None,

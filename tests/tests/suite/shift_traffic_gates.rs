@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::shift_traffic_support::{Alb, Ending, Execution, state_machine};
 use rollout_bench::Bench;
 use rollout_bench::asl::TaskTokens;
-use rollout_kit::{RolloutDetail, RolloutEvent};
+use rollout_kit::RolloutDetail;
 use serde_json::{Value, json};
 
 /// 10 % for 10 s, then a pause (`timeout_seconds` before the 1/1000 scale), then 100 %.
@@ -29,9 +29,8 @@ fn paused(alb: &Alb, timeout_seconds: u64, on_timeout: &str) -> Value {
 fn approvals(bench: &Bench) -> Vec<rollout_kit::ApprovalDetail> {
     bench
         .front
-        .sns_messages()
-        .iter()
-        .filter_map(|m| serde_json::from_str::<RolloutEvent>(&m.message).ok())
+        .rollout_events()
+        .into_iter()
         .filter_map(|e| match e.detail {
             RolloutDetail::Approval(a) => Some(a),
             _ => None,
@@ -171,29 +170,42 @@ async fn a_pause_nobody_answers_does_what_its_on_timeout_says() {
     }
 }
 
-/// validate-traffic, started next to shift-traffic for the state machine's `Validate` state.
-async fn validator(bench: &Bench, alb: &Alb) -> rollout_bench::LambdaFn {
-    rollout_bench::LambdaFn::start(
-        "validate-traffic",
-        bench,
-        &[("NOTIFICATION_TOPIC_ARN", alb.topic_arn.as_str())],
-    )
-    .await
+/// shift-traffic and validate-traffic, each answering for its ARN in the state machine.
+struct Validated {
+    shift: rollout_bench::LambdaFn,
+    validate: rollout_bench::LambdaFn,
+}
+
+impl Validated {
+    fn lambdas(&self) -> rollout_bench::asl::Lambdas<'_> {
+        use rollout_bench::asl::{Lambdas, SHIFT_TRAFFIC_ARN, VALIDATE_TRAFFIC_ARN};
+        Lambdas(vec![
+            (SHIFT_TRAFFIC_ARN, &self.shift),
+            (VALIDATE_TRAFFIC_ARN, &self.validate),
+        ])
+    }
+}
+
+async fn validated(bench: &Bench, alb: &Alb) -> Validated {
+    Validated {
+        shift: alb.function(bench).await,
+        validate: rollout_bench::LambdaFn::start(
+            "validate-traffic",
+            bench,
+            &[("NOTIFICATION_TOPIC_ARN", alb.topic_arn.as_str())],
+        )
+        .await,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_validation_ends_the_rollout_before_anything_is_written() {
-    use rollout_bench::asl::{Lambdas, SHIFT_TRAFFIC_ARN, VALIDATE_TRAFFIC_ARN};
     use rollout_bench::{Behavior, HttpTarget};
 
     let bench = Bench::start().await;
     let alb = Alb::create(&bench).await;
-    let shift = alb.function(&bench).await;
-    let validate = validator(&bench, &alb).await;
-    let functions = Lambdas(vec![
-        (SHIFT_TRAFFIC_ARN, &shift),
-        (VALIDATE_TRAFFIC_ARN, &validate),
-    ]);
+    let pair = validated(&bench, &alb).await;
+    let functions = pair.lambdas();
     let green = HttpTarget::start_with(Behavior::status(503, "checkout v2: no database")).await;
     let before = alb.listener_actions().await;
 
@@ -226,9 +238,8 @@ async fn a_failing_validation_ends_the_rollout_before_anything_is_written() {
     assert_eq!(green.request_count(), 4);
     let evidence: Vec<String> = bench
         .front
-        .sns_messages()
-        .iter()
-        .filter_map(|m| serde_json::from_str::<RolloutEvent>(&m.message).ok())
+        .rollout_events()
+        .into_iter()
         .filter_map(|e| match e.detail {
             RolloutDetail::Validation(v) => Some(v.failures.join(" | ")),
             _ => None,
@@ -237,11 +248,9 @@ async fn a_failing_validation_ends_the_rollout_before_anything_is_written() {
     assert_eq!(evidence.len(), 1, "{evidence:?}");
     assert!(evidence[0].contains("503"), "{evidence:?}");
     // The verdict names the rollout by its execution's name, as Slack shows it.
-    let named = bench.front.sns_messages().iter().any(|m| {
-        serde_json::from_str::<RolloutEvent>(&m.message).is_ok_and(|e| {
-            matches!(e.detail, RolloutDetail::Validation(v) if !v.deployment_id.starts_with("arn:")
-                && v.deployment_id.starts_with("run-"))
-        })
+    let named = bench.front.rollout_events().into_iter().any(|e| {
+        matches!(e.detail, RolloutDetail::Validation(v) if !v.deployment_id.starts_with("arn:")
+            && v.deployment_id.starts_with("run-"))
     });
     assert!(named, "{:?}", bench.front.sns_messages());
 
@@ -263,17 +272,12 @@ async fn a_failing_validation_ends_the_rollout_before_anything_is_written() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_validation_after_a_step_that_fails_rolls_back_with_its_reason() {
-    use rollout_bench::asl::{Lambdas, SHIFT_TRAFFIC_ARN, VALIDATE_TRAFFIC_ARN};
     use rollout_bench::{Behavior, HttpTarget};
 
     let bench = Bench::start().await;
     let alb = Alb::create(&bench).await;
-    let shift = alb.function(&bench).await;
-    let validate = validator(&bench, &alb).await;
-    let functions = Lambdas(vec![
-        (SHIFT_TRAFFIC_ARN, &shift),
-        (VALIDATE_TRAFFIC_ARN, &validate),
-    ]);
+    let pair = validated(&bench, &alb).await;
+    let functions = pair.lambdas();
     let green = HttpTarget::start_with(Behavior::ok("checkout v2 ok")).await;
     let mut input = alb.spec(
         "start",
